@@ -1,0 +1,1 @@
+"""Example apps of resilient-agents. Run one with ``resilient-agents up --app <name>``."""

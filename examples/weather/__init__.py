@@ -1,0 +1,1 @@
+"""Weather agent: the get-started example. See README.md beside this file."""

@@ -1,0 +1,38 @@
+"""resilient-agents: durable LLM agents on the Restate engine.
+
+* :mod:`resilient_agents.openai_agents`: run OpenAI Agents SDK agents durably inside Restate handlers.
+* :mod:`resilient_agents.engine`: find, install and run ``restate-server``; serve and register apps.
+* :mod:`resilient_agents.models`: the offline OpenAI-compatible model server (demo and scripted modes).
+* :mod:`resilient_agents.testing`: a test environment on the real engine, with fault injection.
+* :mod:`resilient_agents.config`: which model backend the agents use.
+
+Importing this package has no side effects.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from resilient_agents.errors import (
+    ConfigurationError,
+    EngineError,
+    InvalidInputError,
+    ModelServerError,
+    ResilientAgentsError,
+    TerminalAgentError,
+)
+
+try:
+    __version__ = version("resilient-agents")
+except PackageNotFoundError:  # Running from a source tree that is not installed.
+    __version__ = "0.0.0"
+
+__all__ = [
+    "ConfigurationError",
+    "EngineError",
+    "InvalidInputError",
+    "ModelServerError",
+    "ResilientAgentsError",
+    "TerminalAgentError",
+    "__version__",
+]

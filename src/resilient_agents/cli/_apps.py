@@ -1,0 +1,66 @@
+"""The example apps the CLI knows by name, and how to address an app's agent. Private module."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from resilient_agents.errors import ConfigurationError
+
+
+@dataclasses.dataclass(frozen=True)
+class AppInfo:
+    """How to serve an app and talk to its agent."""
+
+    name: str
+    """Short name used with ``--app``."""
+    spec: str
+    """The Restate app object as ``module:attribute``."""
+    service: str
+    """The service (or Virtual Object) that takes user messages."""
+    handler: str
+    """The handler that takes one user message."""
+    keyed: bool
+    """Whether the service is a Virtual Object keyed by session."""
+    example: str
+    """A message to try."""
+    demo_templates: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Answer templates for the offline demo model, per tool name (fields of the tool's JSON output)."""
+
+
+EXAMPLES: dict[str, AppInfo] = {
+    "weather": AppInfo(
+        name="weather",
+        spec="examples.weather.agent:app",
+        service="Agent",
+        handler="run",
+        keyed=False,
+        example="What is the weather in Detroit?",
+        demo_templates={"get_weather": "The weather in {city} is currently {temperature_c}°C and {conditions}."},
+    ),
+}
+
+
+def resolve_app(name_or_spec: str) -> AppInfo:
+    """Return the app for an example name (``weather``) or a ``module:attribute`` spec.
+
+    A spec's agent is assumed to be a Service ``Agent`` with handler ``run``; use ``chat --path`` otherwise.
+
+    Raises:
+        ConfigurationError: For an unknown name.
+    """
+    if name_or_spec in EXAMPLES:
+        return EXAMPLES[name_or_spec]
+    if ":" in name_or_spec:
+        return AppInfo(name_or_spec, name_or_spec, "Agent", "run", False, "Hello")
+    known = ", ".join(sorted(EXAMPLES))
+    raise ConfigurationError(f"unknown app {name_or_spec!r}: use one of {known}, or a 'module:attribute' spec")
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """Return the nearest directory (from ``start`` or the cwd upwards) holding ``examples/``, else the cwd."""
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        if (directory / "examples" / "weather").is_dir() or (directory / ".restate").is_dir():
+            return directory
+    return here

@@ -1,0 +1,273 @@
+"""Run a Restate service app in a child process that can be killed for real (crash tests, local development)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import weakref
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+import resilient_agents
+from resilient_agents.engine.ports import http_url, pick_free_port, port_is_free, wait_for_port
+from resilient_agents.errors import EngineError
+
+__all__ = ["ServiceProcess"]
+
+_SERVE_MODULE = "resilient_agents.engine.serve"
+_LOG_TAIL_LINES = 30
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signum)
+    except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signum)
+
+
+def _kill_quietly(process: subprocess.Popen[bytes]) -> None:
+    _signal_group(process, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=5)
+
+
+class ServiceProcess:
+    """A child Python process serving a Restate app with ``python -m resilient_agents.engine.serve``.
+
+    The child is the process that serves (hypercorn runs in it, no forked worker), in its own process group, so
+    :meth:`kill` is a real crash. The port (picked once when 0) is kept across restarts, so the deployment
+    registered with Restate stays valid. Output is appended to ``log_path``. A child still running when the
+    object is garbage-collected or Python exits is killed.
+
+    Args:
+        app_spec: The app as ``module:attribute`` or ``path/to/file.py:attribute``.
+        port: Port to serve on; 0 picks a free one.
+        host: Address to bind.
+        env: Extra environment variables for the child (added to this process's environment).
+        cwd: Working directory of the child (``module:attribute`` specs are imported from there).
+        log_path: File receiving the child's output; a new temporary file when None.
+    """
+
+    def __init__(
+        self,
+        app_spec: str,
+        *,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        log_path: Path | None = None,
+    ) -> None:
+        if not 0 <= port <= 65535:
+            raise EngineError(f"ServiceProcess port={port!r} is not a TCP port: use 1-65535, or 0 for a free port.")
+        self.app_spec = app_spec
+        """The app being served."""
+        self.host = host
+        """The address the child binds."""
+        self.port = port or pick_free_port(host)
+        """The port the child serves on (fixed for the object's lifetime)."""
+        self._auto_port = port == 0
+        self._env = dict(env or {})
+        self._cwd = cwd
+        if log_path is None:
+            handle, name = tempfile.mkstemp(prefix="resilient-agents-service-", suffix=".log")
+            os.close(handle)
+            log_path = Path(name)
+        self.log_path = log_path
+        """The file receiving the child's output."""
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+        self._log_offset = 0
+        self._finalizer: weakref.finalize[[subprocess.Popen[bytes]], ServiceProcess] | None = None
+        self._started_once = False
+
+    @property
+    def url(self) -> str:
+        """The deployment URL to register with Restate, e.g. ``http://127.0.0.1:9080``."""
+        return http_url(self.host, self.port)
+
+    @property
+    def pid(self) -> int | None:
+        """Process id of the child (None before the first start)."""
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def alive(self) -> bool:
+        """True while the child runs."""
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        """Exit status of the last child (None while it runs or before the first start; -9 after kill())."""
+        return self._process.poll() if self._process is not None else None
+
+    def command(self) -> list[str]:
+        """Return the command line that starts the child.
+
+        Returns:
+            The arguments, starting with ``sys.executable``.
+        """
+        return [
+            sys.executable,
+            "-m",
+            _SERVE_MODULE,
+            "--app",
+            self.app_spec,
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+        ]
+
+    def start(self, timeout: float = 20.0) -> ServiceProcess:
+        """Start the child and wait until its port accepts connections. Does nothing when it already runs.
+
+        Args:
+            timeout: Seconds to wait.
+
+        Returns:
+            self, for chaining.
+
+        Raises:
+            EngineError: The port is taken, or the child exited or did not listen in time (the message ends with
+                the last lines of its output).
+        """
+        if self.alive:
+            return self
+        self._close_log()
+        if not port_is_free(self.host, self.port):
+            if self._auto_port and not self._started_once:
+                self.port = pick_free_port(self.host)
+            else:
+                raise EngineError(
+                    f"port {self.port} (service {self.app_spec!r}) on {self.host} is already in use by another "
+                    "process; stop it or choose another port with ServiceProcess(..., port=...) (0 picks a free one)."
+                )
+        log = self.log_path.open("ab")
+        log.write(f"\n=== resilient-agents: starting {self.app_spec} at {time.strftime('%H:%M:%S')} ===\n".encode())
+        log.flush()
+        self._log = log
+        self._log_offset = log.tell()
+        try:
+            process = subprocess.Popen(
+                self.command(),
+                cwd=self._cwd,
+                env=self._child_env(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as error:
+            self._close_log()
+            raise EngineError(f"cannot start {sys.executable!r} for service {self.app_spec!r}: {error}") from error
+        self._process = process
+        self._finalizer = weakref.finalize(self, _kill_quietly, process)
+        if not wait_for_port(self.host, self.port, timeout=timeout, alive=lambda: process.poll() is None):
+            exited = process.poll() is not None
+            _kill_quietly(process)
+            self._detach_finalizer()
+            reason = (
+                f"exited with code {process.returncode}"
+                if exited
+                else f"did not accept connections within {timeout:g} s"
+            )
+            raise EngineError(
+                f"service {self.app_spec!r} {reason}; fix the error below (or raise the timeout).\n"
+                f"Last lines of {str(self.log_path)!r}:\n{self.log_tail()}"
+            )
+        self._started_once = True
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the child gracefully (SIGINT), killing it (SIGKILL) after ``timeout`` seconds. Idempotent.
+
+        Args:
+            timeout: Seconds to wait for a graceful stop.
+        """
+        process = self._process
+        if process is not None and process.poll() is None:
+            _signal_group(process, signal.SIGINT)
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _kill_quietly(process)
+        self._detach_finalizer()
+        self._close_log()
+
+    def kill(self) -> None:
+        """Kill the child at once (SIGKILL), as a crash would, and reap it. Idempotent."""
+        process = self._process
+        if process is not None:
+            _kill_quietly(process)
+        self._detach_finalizer()
+        self._close_log()
+
+    def restart(self, timeout: float = 20.0) -> ServiceProcess:
+        """Stop the child if it runs (gracefully), then start it again on the same port.
+
+        Args:
+            timeout: Seconds to wait for the new child to accept connections.
+
+        Returns:
+            self, for chaining.
+        """
+        self.stop()
+        return self.start(timeout=timeout)
+
+    def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
+        """Return the last lines the child printed since its last start.
+
+        Args:
+            lines: How many lines.
+
+        Returns:
+            The lines, joined with newlines.
+        """
+        try:
+            with self.log_path.open("rb") as handle:
+                handle.seek(self._log_offset)
+                text = handle.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+        return "\n".join(text.rstrip().splitlines()[-lines:])
+
+    def __enter__(self) -> ServiceProcess:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = f"alive pid={self.pid}" if self.alive else "stopped"
+        return f"ServiceProcess({self.app_spec!r}, {state}, url={self.url!r})"
+
+    def _child_env(self) -> dict[str, str]:
+        env = {**os.environ, **self._env, "PYTHONUNBUFFERED": "1"}
+        # The child must import this package even when the parent found it through sys.path tweaks.
+        package_root = str(Path(resilient_agents.__file__).resolve().parent.parent)
+        existing = env.get("PYTHONPATH", "")
+        if package_root not in existing.split(os.pathsep):
+            env["PYTHONPATH"] = package_root + (os.pathsep + existing if existing else "")
+        return env
+
+    def _detach_finalizer(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None

@@ -1,0 +1,34 @@
+"""Durable agents on the OpenAI Agents SDK.
+
+Keep your ``agents.Agent``, its tools and handoffs; run it with :meth:`DurableRunner.run` inside a Restate
+handler (or serve it with :func:`agent_service`). Every model call is journaled, :func:`durable_tool`
+journals a tool's result, and tools reach the handler's context through :func:`durable_context`.
+"""
+
+from __future__ import annotations
+
+from ._context import durable_context, durable_object_context
+from ._journal import JOURNAL_SCHEMA_VERSION, JournaledModelResponse
+from ._model import DurableModel, DurableModelProvider
+from ._runner import DurableRunner
+from ._service import DEFAULT_MAX_MESSAGE_CHARS, ServiceSettings, agent_service, fast_retry_policy, parse_message
+from ._settings import DurableSettings, RetrySettings
+from ._tools import durable_tool
+
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_CHARS",
+    "JOURNAL_SCHEMA_VERSION",
+    "DurableModel",
+    "DurableModelProvider",
+    "DurableRunner",
+    "DurableSettings",
+    "JournaledModelResponse",
+    "RetrySettings",
+    "ServiceSettings",
+    "agent_service",
+    "durable_context",
+    "durable_object_context",
+    "durable_tool",
+    "fast_retry_policy",
+    "parse_message",
+]

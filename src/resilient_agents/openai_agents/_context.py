@@ -1,0 +1,82 @@
+"""Per-run state shared by the durable model, the durable tools and the runner.
+
+Private module. The state travels in a context variable, so it reaches every task the SDK starts for
+one run (tool calls run as separate asyncio tasks) and nothing outside it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import cast
+
+import restate
+from restate.server_context import current_context
+
+from resilient_agents.errors import ResilientAgentsError
+
+from ._settings import DurableSettings
+
+
+@dataclasses.dataclass
+class RunState:
+    """Mutable bookkeeping for one durable agent run."""
+
+    settings: DurableSettings
+    """Retry options and names for this run."""
+    current_agent: str = "agent"
+    """Name of the agent whose model call comes next (set from the ``on_llm_start`` hook)."""
+    llm_calls: int = 0
+    """How many model calls this run has made so far; numbers the journal steps."""
+
+    def next_llm_step_name(self) -> str:
+        """Return the journal name of the next model call, e.g. ``"llm: WeatherAgent #1"``."""
+        self.llm_calls += 1
+        return f"llm: {self.current_agent} #{self.llm_calls}"
+
+
+_RUN_STATE: contextvars.ContextVar[RunState | None] = contextvars.ContextVar("resilient_agents_run", default=None)
+
+
+def current_run() -> RunState | None:
+    """Return the state of the durable run this task belongs to, or ``None`` outside one."""
+    return _RUN_STATE.get()
+
+
+@contextmanager
+def bind_run(state: RunState) -> Iterator[RunState]:
+    """Make ``state`` the current run for this task and the tasks it starts."""
+    token = _RUN_STATE.set(state)
+    try:
+        yield state
+    finally:
+        _RUN_STATE.reset(token)
+
+
+def durable_context() -> restate.Context:
+    """Return the Restate context of the handler that is running this agent.
+
+    Call it from a tool to run a journaled step (``ctx.run_typed``), sleep durably (``ctx.sleep``), call
+    another service, or create an awakeable.
+
+    Raises:
+        ResilientAgentsError: When called outside a Restate handler.
+    """
+    ctx = current_context()
+    if ctx is None:
+        raise ResilientAgentsError(
+            "durable_context() was called outside a Restate handler; call it from a tool of an agent run "
+            "with resilient_agents.openai_agents.DurableRunner.run inside a handler"
+        )
+    return ctx
+
+
+def durable_object_context() -> restate.ObjectContext:
+    """Return the Restate context as an :class:`restate.ObjectContext` (state access of a Virtual Object).
+
+    Raises:
+        ResilientAgentsError: When called outside a Restate handler.
+    """
+    return cast(restate.ObjectContext, durable_context())

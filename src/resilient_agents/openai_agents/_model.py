@@ -1,0 +1,164 @@
+"""Journaled model calls: a :class:`agents.Model` wrapper and a :class:`agents.ModelProvider` wrapper.
+
+Private module. Every ``get_response`` inside a durable run becomes one Restate ``run`` step named
+``"llm: <agent> #<n>"``. The step's result is a :class:`JournaledModelResponse`; on replay Restate returns
+it from the journal and the provider is not called again. Outside a durable run both wrappers are
+transparent, so the same agent still works with a plain ``agents.Runner.run``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from agents.items import ModelResponse, TResponseInputItem, TResponseStreamEvent
+from agents.models.interface import Model, ModelProvider, ModelTracing
+from openai.types.responses.response_prompt_param import ResponsePromptParam
+from restate.serde import Serde
+
+from resilient_agents.errors import TerminalAgentError
+
+from ._context import RunState, current_run, durable_context
+from ._errors import classify_model_error
+from ._journal import JournaledModelResponse
+from ._serde import TypeAdapterSerde
+
+if TYPE_CHECKING:
+    from agents.agent_output import AgentOutputSchemaBase
+    from agents.handoffs import Handoff
+    from agents.model_settings import ModelSettings
+    from agents.retry import ModelRetryAdvice, ModelRetryAdviceRequest
+    from agents.tool import Tool
+
+_JOURNAL_SERDE: Serde[JournaledModelResponse] = TypeAdapterSerde(JournaledModelResponse)
+
+
+class DurableModel(Model):
+    """Wraps any :class:`agents.Model` so that its responses are journaled by Restate.
+
+    Args:
+        model: The model that really calls the provider.
+    """
+
+    def __init__(self, model: Model) -> None:
+        self.wrapped = model
+
+    async def get_response(
+        self,
+        system_instructions: str | None,
+        input: str | list[TResponseInputItem],
+        model_settings: ModelSettings,
+        tools: list[Tool],
+        output_schema: AgentOutputSchemaBase | None,
+        handoffs: list[Handoff],
+        tracing: ModelTracing,
+        *,
+        previous_response_id: str | None,
+        conversation_id: str | None,
+        prompt: ResponsePromptParam | None,
+    ) -> ModelResponse:
+        """Call the wrapped model once per journal step; on replay return the journaled response."""
+        run = current_run()
+
+        async def call() -> JournaledModelResponse:
+            try:
+                response = await self.wrapped.get_response(
+                    system_instructions,
+                    input,
+                    model_settings,
+                    tools,
+                    output_schema,
+                    handoffs,
+                    tracing,
+                    previous_response_id=previous_response_id,
+                    conversation_id=conversation_id,
+                    prompt=prompt,
+                )
+            except Exception as error:
+                mapped = classify_model_error(error)
+                if mapped is error:
+                    raise
+                raise mapped from error
+            return JournaledModelResponse.from_model_response(response)
+
+        if run is None:
+            return (await call()).to_model_response()
+        return await _journaled_call(run, call)
+
+    def stream_response(
+        self,
+        system_instructions: str | None,
+        input: str | list[TResponseInputItem],
+        model_settings: ModelSettings,
+        tools: list[Tool],
+        output_schema: AgentOutputSchemaBase | None,
+        handoffs: list[Handoff],
+        tracing: ModelTracing,
+        *,
+        previous_response_id: str | None,
+        conversation_id: str | None,
+        prompt: ResponsePromptParam | None,
+    ) -> AsyncIterator[TResponseStreamEvent]:
+        """Streaming is not journaled; inside a durable run it fails terminally, outside it passes through."""
+        if current_run() is not None:
+            raise TerminalAgentError(
+                "streaming model calls cannot be journaled; use DurableRunner.run (not run_streamed)"
+            )
+        return self.wrapped.stream_response(
+            system_instructions,
+            input,
+            model_settings,
+            tools,
+            output_schema,
+            handoffs,
+            tracing,
+            previous_response_id=previous_response_id,
+            conversation_id=conversation_id,
+            prompt=prompt,
+        )
+
+    def get_retry_advice(self, request: ModelRetryAdviceRequest) -> ModelRetryAdvice | None:
+        """Delegate retry advice to the wrapped model."""
+        return self.wrapped.get_retry_advice(request)
+
+    async def close(self) -> None:
+        """Close the wrapped model."""
+        await self.wrapped.close()
+
+
+async def _journaled_call(run: RunState, call: _Call) -> ModelResponse:
+    ctx = durable_context()
+    options = run.settings.llm_retry.run_options(_JOURNAL_SERDE)
+    journaled: JournaledModelResponse = await ctx.run_typed(run.next_llm_step_name(), call, options)
+    return journaled.to_model_response()
+
+
+class DurableModelProvider(ModelProvider):
+    """Wraps a :class:`agents.ModelProvider` so that every model it hands out is a :class:`DurableModel`.
+
+    Args:
+        provider: The provider that resolves model names (for example ``agents.OpenAIProvider``).
+    """
+
+    def __init__(self, provider: ModelProvider) -> None:
+        self.wrapped = provider
+
+    def get_model(self, model_name: str | None) -> Model:
+        """Resolve ``model_name`` with the wrapped provider and make the result durable."""
+        return as_durable(self.wrapped.get_model(model_name))
+
+    async def aclose(self) -> None:
+        """Close the wrapped provider."""
+        await self.wrapped.aclose()
+
+
+def as_durable(model: Model) -> DurableModel:
+    """Return ``model`` wrapped in a :class:`DurableModel`, or ``model`` itself if it already is one."""
+    return model if isinstance(model, DurableModel) else DurableModel(model)
+
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine
+    from typing import Any
+
+    _Call = Callable[[], Coroutine[Any, Any, JournaledModelResponse]]

@@ -1,0 +1,173 @@
+"""``DurableRunner``: ``agents.Runner.run`` inside a Restate handler, with every model call journaled.
+
+Private module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+from agents import Agent, AgentHookContext, RunConfig, RunHooks, Runner, RunResult, TContext
+from agents.agent import AgentBase
+from agents.handoffs import Handoff
+from agents.items import ModelResponse, TResponseInputItem
+from agents.memory import Session
+from agents.models.interface import Model, ModelProvider
+from agents.models.multi_provider import MultiProvider
+from agents.run import DEFAULT_MAX_TURNS
+from agents.run_context import RunContextWrapper
+from agents.run_error_handlers import RunErrorHandlers
+from agents.tool import Tool
+
+from ._context import RunState, bind_run, durable_context
+from ._model import DurableModelProvider, as_durable
+from ._settings import DurableSettings
+
+
+class DurableRunner:
+    """Runs an ``agents.Agent`` durably inside a Restate handler.
+
+    It is ``agents.Runner.run`` with three additions:
+
+    * every model call is a journaled step (``"llm: <agent> #<n>"``), whether the model comes from the
+      run's model provider or is given to an agent as a ``Model`` instance;
+    * tools reach the handler's context through :func:`durable_context`, and :func:`durable_tool`
+      journals a tool's result;
+    * provider failures are sorted into retried and terminal (see :class:`RetrySettings`).
+    """
+
+    @staticmethod
+    async def run(
+        starting_agent: Agent[TContext],
+        input: str | list[TResponseInputItem],
+        *,
+        context: TContext | None = None,
+        max_turns: int = DEFAULT_MAX_TURNS,
+        hooks: RunHooks[TContext] | None = None,
+        run_config: RunConfig | None = None,
+        error_handlers: RunErrorHandlers[TContext] | None = None,
+        session: Session | None = None,
+        settings: DurableSettings | None = None,
+    ) -> RunResult:
+        """Run ``starting_agent`` on ``input``; the arguments are those of ``agents.Runner.run``.
+
+        Args:
+            starting_agent: The agent to start with.
+            input: The user's message or a list of input items.
+            context: The run context handed to tools and hooks (not journaled: keep it derivable from the
+                handler's input or state).
+            max_turns: The SDK's turn limit.
+            hooks: Lifecycle hooks; they run again on replay, so keep them free of side effects.
+            run_config: The SDK's run configuration. Its model provider (or the SDK's default one) is
+                wrapped so that every model call is journaled.
+            error_handlers: The SDK's run error handlers.
+            session: An SDK session for conversation memory.
+            settings: Retry settings for model calls and durable tools.
+
+        Returns:
+            The SDK's :class:`agents.RunResult`.
+
+        Raises:
+            ResilientAgentsError: When called outside a Restate handler.
+        """
+        durable_context()  # Fail early, with a clear message, outside a handler.
+        config = run_config or RunConfig()
+        config = dataclasses.replace(config, model_provider=_durable_provider(config.model_provider))
+        if isinstance(config.model, Model):
+            config = dataclasses.replace(config, model=as_durable(config.model))
+        for agent in _reachable_agents(starting_agent):
+            _make_model_durable(agent)
+        state = RunState(settings=settings or DurableSettings(), current_agent=starting_agent.name)
+        with bind_run(state):
+            return await Runner.run(
+                starting_agent,
+                input,
+                context=context,
+                max_turns=max_turns,
+                hooks=_NamingHooks(state, hooks),
+                run_config=config,
+                error_handlers=error_handlers,
+                session=session,
+            )
+
+
+def _durable_provider(provider: ModelProvider | None) -> ModelProvider:
+    if isinstance(provider, DurableModelProvider):
+        return provider
+    return DurableModelProvider(provider if provider is not None else MultiProvider())
+
+
+def _make_model_durable(agent: AgentBase[Any]) -> None:
+    # A ``Model`` instance on the agent bypasses the run's model provider, so it is wrapped where it is.
+    # The wrapper is transparent outside a durable run, so the agent keeps working with a plain Runner.
+    if isinstance(agent, Agent) and isinstance(agent.model, Model):
+        agent.model = as_durable(agent.model)
+
+
+def _reachable_agents(start: Agent[Any]) -> Iterator[AgentBase[Any]]:
+    seen: set[int] = set()
+    pending: list[AgentBase[Any]] = [start]
+    while pending:
+        agent = pending.pop()
+        if id(agent) in seen:
+            continue
+        seen.add(id(agent))
+        yield agent
+        for target in getattr(agent, "handoffs", []):
+            resolved = _handoff_target(target)
+            if resolved is not None:
+                pending.append(resolved)
+
+
+def _handoff_target(target: Agent[Any] | Handoff[Any, Any]) -> AgentBase[Any] | None:
+    if isinstance(target, AgentBase):
+        return target
+    ref = getattr(target, "_agent_ref", None)  # Set by ``agents.handoff(agent)``; absent for custom handoffs.
+    return ref() if ref is not None else None
+
+
+class _NamingHooks(RunHooks[Any]):
+    """Records which agent makes the next model call (for step names), then calls the user's hooks."""
+
+    def __init__(self, state: RunState, inner: RunHooks[Any] | None) -> None:
+        self._state = state
+        self._inner = inner
+
+    async def on_llm_start(
+        self,
+        context: RunContextWrapper[Any],
+        agent: Agent[Any],
+        system_prompt: str | None,
+        input_items: list[TResponseInputItem],
+    ) -> None:
+        self._state.current_agent = agent.name
+        if self._inner is not None:
+            await self._inner.on_llm_start(context, agent, system_prompt, input_items)
+
+    async def on_llm_end(self, context: RunContextWrapper[Any], agent: Agent[Any], response: ModelResponse) -> None:
+        if self._inner is not None:
+            await self._inner.on_llm_end(context, agent, response)
+
+    async def on_agent_start(self, context: AgentHookContext[Any], agent: Agent[Any]) -> None:
+        # Agents reached through custom handoffs are only known now; wrap their models before first use.
+        _make_model_durable(agent)
+        if self._inner is not None:
+            await self._inner.on_agent_start(context, agent)
+
+    async def on_agent_end(self, context: AgentHookContext[Any], agent: Agent[Any], output: Any) -> None:
+        if self._inner is not None:
+            await self._inner.on_agent_end(context, agent, output)
+
+    async def on_handoff(self, context: RunContextWrapper[Any], from_agent: Agent[Any], to_agent: Agent[Any]) -> None:
+        if self._inner is not None:
+            await self._inner.on_handoff(context, from_agent, to_agent)
+
+    async def on_tool_start(self, context: RunContextWrapper[Any], agent: Agent[Any], tool: Tool) -> None:
+        if self._inner is not None:
+            await self._inner.on_tool_start(context, agent, tool)
+
+    async def on_tool_end(self, context: RunContextWrapper[Any], agent: Agent[Any], tool: Tool, result: object) -> None:
+        if self._inner is not None:
+            await self._inner.on_tool_end(context, agent, tool, result)
