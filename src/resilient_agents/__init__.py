@@ -11,7 +11,7 @@ Importing this package has no side effects.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+import importlib.metadata as _metadata
 
 from resilient_agents.errors import (
     ConfigurationError,
@@ -23,8 +23,8 @@ from resilient_agents.errors import (
 )
 
 try:
-    __version__ = version("resilient-agents")
-except PackageNotFoundError:  # Running from a source tree that is not installed.
+    __version__ = _metadata.version("resilient-agents")
+except _metadata.PackageNotFoundError:  # Running from a source tree that is not installed.
     __version__ = "0.0.0"
 
 __all__ = [

@@ -64,7 +64,10 @@ def durable_context() -> restate.Context:
     Raises:
         ResilientAgentsError: When called outside a Restate handler.
     """
-    ctx = current_context()
+    try:
+        ctx = current_context()
+    except LookupError:  # The SDK's context variable has no default outside a handler.
+        ctx = None
     if ctx is None:
         raise ResilientAgentsError(
             "durable_context() was called outside a Restate handler; call it from a tool of an agent run "
