@@ -174,3 +174,14 @@ async def test_durable_tool_is_a_plain_tool_outside_a_durable_run() -> None:
     ctx = ToolContext(context=None, tool_name="shout", tool_call_id="c1", tool_arguments='{"text": "hi"}')
     assert await shout.on_invoke_tool(ctx, '{"text": "hi"}') == "HI"
     assert calls == ["hi"]
+
+
+def test_retry_settings_per_agent_and_run() -> None:
+    from resilient_agents.openai_agents import DurableSettings, RetrySettings
+
+    patient = RetrySettings(max_attempts=50, initial_interval=timedelta(seconds=2))
+    settings = DurableSettings(llm_retry_by_agent={"Researcher": patient})
+    assert settings.llm_retry_for("Researcher") is patient
+    assert settings.llm_retry_for("WeatherAgent") == RetrySettings()
+    options = patient.run_options(restate.serde.BytesSerde())
+    assert options.max_attempts == 50 and options.initial_retry_interval == timedelta(seconds=2)

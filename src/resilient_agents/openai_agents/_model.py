@@ -128,7 +128,7 @@ class DurableModel(Model):
 
 async def _journaled_call(run: RunState, call: _Call) -> ModelResponse:
     ctx = durable_context()
-    options = run.settings.llm_retry.run_options(_JOURNAL_SERDE)
+    options = run.settings.llm_retry_for(run.current_agent).run_options(_JOURNAL_SERDE)
     journaled: JournaledModelResponse = await ctx.run_typed(run.next_llm_step_name(), call, options)
     return journaled.to_model_response()
 

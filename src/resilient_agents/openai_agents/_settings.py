@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import TypeVar
 
@@ -51,3 +52,9 @@ class DurableSettings:
     """Retries of each journaled model call."""
     tool_retry: RetrySettings = dataclasses.field(default_factory=RetrySettings)
     """Default retries of each :func:`durable_tool` call (a tool can set its own)."""
+    llm_retry_by_agent: Mapping[str, RetrySettings] = dataclasses.field(default_factory=dict)
+    """Model-call retries for particular agents, by agent name (e.g. a slower, pricier model)."""
+
+    def llm_retry_for(self, agent_name: str) -> RetrySettings:
+        """Return the model-call retry settings of the agent called ``agent_name``."""
+        return self.llm_retry_by_agent.get(agent_name, self.llm_retry)
