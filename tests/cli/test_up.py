@@ -132,6 +132,7 @@ def test_up_restarts_a_killed_service_and_the_turn_completes(up: UpProcess) -> N
     names = _journal_names(up.admin, invocation)
     assert names.count("llm: WeatherAgent #1") == 1
     # Acceptance 9 of issue 2: done within 2 s of the restart (the re-run tool itself takes 0.5 s of that).
+    print(f"turn completed {done - restarted[0]:.2f}s after the restart")
     assert done - restarted[0] < 2.0, f"turn completed {done - restarted[0]:.2f}s after the restart"
 
 
