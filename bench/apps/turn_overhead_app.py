@@ -33,7 +33,7 @@ from openai import AsyncOpenAI
 from restate.ext import openai as restate_openai
 
 from bench._common import AGENT_NAME, INSTRUCTIONS, MODEL_NAME, weather_report
-from resilient_agents.openai_agents import agent_service, durable_tool
+from resilient_agents.openai_agents import agent_service, durable_app, durable_tool
 
 
 def _client() -> AsyncOpenAI:
@@ -103,4 +103,4 @@ async def restate_ext_run(ctx: restate.Context, message: str) -> str:
     return str(result.final_output)
 
 
-app = restate.app(services=[ours, restate_ext])
+app = durable_app([ours, restate_ext])

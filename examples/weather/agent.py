@@ -17,11 +17,10 @@ import functools
 import json
 import os
 
-import restate
 from agents import Agent, RunConfig
 
 from resilient_agents.config import ModelConfig
-from resilient_agents.openai_agents import agent_service, durable_tool
+from resilient_agents.openai_agents import agent_service, durable_app, durable_tool
 
 # Made-up readings: the example must work offline. Unknown cities get a stable reading derived from the name.
 _READINGS: dict[str, tuple[int, str]] = {
@@ -78,4 +77,4 @@ def run_config() -> RunConfig:
 
 
 service = agent_service(weather_agent, name="Agent", run_config=run_config)
-app = restate.app(services=[service])
+app = durable_app([service])

@@ -15,13 +15,12 @@ import os
 import time
 from pathlib import Path
 
-import restate
 from agents import Agent, OpenAIResponsesModel, RunConfig
 from examples.weather.agent import weather_report
 from openai import AsyncOpenAI
 
 from resilient_agents.config import ModelConfig
-from resilient_agents.openai_agents import agent_service, durable_tool
+from resilient_agents.openai_agents import agent_service, durable_app, durable_tool
 
 INSTRUCTIONS = "You are a helpful agent that answers questions about the weather. Use the get_weather tool."
 
@@ -64,8 +63,8 @@ instance_agent = Agent(
 _config = ModelConfig.from_env() if os.environ.get("OPENAI_API_KEY") else None
 _run_config = _config.run_config() if _config is not None else RunConfig(tracing_disabled=True)
 
-app = restate.app(
-    services=[
+app = durable_app(
+    [
         agent_service(provider_agent, name="Agent", run_config=lambda: _run_config),
         agent_service(instance_agent, name="ModelAgent", run_config=lambda: RunConfig(tracing_disabled=True)),
     ]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import functools
 import importlib
 import importlib.util
 import os
@@ -22,6 +24,7 @@ from typing import Any
 import restate
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config
+from restate import server as restate_server
 
 from resilient_agents.engine.ports import http_url
 from resilient_agents.errors import EngineError
@@ -143,6 +146,26 @@ def _as_asgi(target: Any, spec: str) -> Any:
     return target
 
 
+def _without_lifespan_noise(app: Any) -> Any:
+    """Answer ASGI lifespan events for Restate's app, which has none (hypercorn would log a warning each start)."""
+    if getattr(app, "__module__", None) != restate_server.__name__:
+        return app
+
+    async def wrapped(scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Any) -> None:
+        if scope.get("type") != "lifespan":
+            await app(scope, receive, send)
+            return
+        while True:
+            message = await receive()
+            if message.get("type") == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message.get("type") == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    return wrapped
+
+
 def _listening_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -152,11 +175,36 @@ def _listening_socket(host: str, port: int) -> socket.socket:
         sock.listen(1024)
     except OSError as error:
         sock.close()
-        raise EngineError(
-            f"cannot listen on {host}:{port} ({error.strerror or error}): the port is probably used by another "
-            "process; stop it or choose another port (0 picks a free one)."
-        ) from error
+        if error.errno == errno.EADDRINUSE:
+            hint = "the port is used by another process; stop it or choose another port (0 picks a free one)"
+        else:
+            hint = "check the host address (e.g. 127.0.0.1) and the port"
+        raise EngineError(f"cannot listen on {host}:{port} ({error.strerror or error}): {hint}.") from error
     return sock
+
+
+def _install_signal_handlers(
+    loop: asyncio.AbstractEventLoop, callback: Callable[[], None]
+) -> list[Callable[[], object]]:
+    """Call ``callback`` on SIGINT and SIGTERM; return functions undoing what can be undone.
+
+    The Restate SDK's ASGI app takes SIGTERM over on its first request (``loop.add_signal_handler`` keeps one
+    handler per signal), which silently disabled hypercorn's own SIGTERM handling. The SDK offers a per-loop hook
+    registry for exactly this; we join it for SIGTERM so both the SDK (which tells in-flight invocations to wind
+    down) and we get the signal. Its dispatcher stays installed afterwards, as the SDK expects.
+    """
+    removers: list[Callable[[], object]] = []
+    install_hook: Callable[..., None] | None = getattr(restate_server, "install_shutdown_hook", None)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            if signum == signal.SIGTERM and install_hook is not None:
+                install_hook(loop, callback, signum)
+            else:
+                loop.add_signal_handler(signum, callback)
+                removers.append(functools.partial(loop.remove_signal_handler, signum))
+        except (NotImplementedError, RuntimeError, ValueError):
+            continue  # Windows, or not the main thread
+    return removers
 
 
 async def serve_app(
@@ -226,13 +274,16 @@ async def serve_app(
         await asyncio.sleep(graceful_timeout + _FORCE_AFTER)
         force()
 
-    installed: list[signal.Signals] = []
+    active = True
+
+    def on_signal_if_active() -> None:
+        if active:
+            on_signal()
+
+    removers: list[Callable[[], object]] = []
     if handle_signals and threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(signum, on_signal)
-                installed.append(signum)
-    serve_task = asyncio.ensure_future(hypercorn_serve(app, config, shutdown_trigger=trigger))
+        removers = _install_signal_handlers(loop, on_signal_if_active)
+    serve_task = asyncio.ensure_future(hypercorn_serve(_without_lifespan_noise(app), config, shutdown_trigger=trigger))
     watchdog_task = asyncio.ensure_future(watchdog())
     try:
         if ready is not None:
@@ -247,5 +298,6 @@ async def serve_app(
             serve_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await serve_task
-        for signum in installed:
-            loop.remove_signal_handler(signum)
+        active = False
+        for remove in removers:
+            remove()

@@ -136,7 +136,7 @@ def query(admin_url: str, sql: str) -> list[dict[str, Any]]:
     if response.status_code >= 400:
         raise EngineError(
             f"Restate rejected the query {sql!r} (HTTP {response.status_code}): {_cut(response.text)}; fix the SQL "
-            "(tables: sys_invocation, sys_journal, state, sys_service, sys_deployment...)."
+            "(tables: sys_invocation, sys_journal, state, sys_service, sys_deployment, ...)."
         )
     body = response.json()
     rows = body.get("rows", []) if isinstance(body, dict) else []

@@ -13,6 +13,7 @@ import functools
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -48,6 +49,7 @@ _NPM_SCOPE = "@restatedev"
 _APPROX_DOWNLOAD = "about 230 MB"
 _WRAPPER_MAX_BYTES = 1_000_000
 _NPM_TAIL_LINES = 40
+_VERSION_RE = re.compile(r"\b\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?\b")
 
 
 def platform_tag() -> str:
@@ -122,7 +124,8 @@ def binary_version(binary: Path) -> str | None:
         binary: The restate-server or restate executable.
 
     Returns:
-        The version, e.g. ``"1.7.12"``, or None when the binary could not tell.
+        The first ``X.Y.Z`` version in its answer (``restate-server 1.7.12``, ``restate-cli 1.7.12 (...)``), or None
+        when the binary could not tell.
     """
     try:
         done = subprocess.run(
@@ -135,8 +138,8 @@ def binary_version(binary: Path) -> str | None:
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    words = done.stdout.split()
-    return words[-1] if done.returncode == 0 and words else None
+    match = _VERSION_RE.search(done.stdout)
+    return match.group(0) if done.returncode == 0 and match else None
 
 
 def ensure_restate_server(project_dir: Path | None = None, *, progress: Callable[[str], None] = print) -> Path:
@@ -172,7 +175,7 @@ def ensure_restate_server(project_dir: Path | None = None, *, progress: Callable
     if package_json is not None:
         where = package_json.parent
         has_lock = (where / "package-lock.json").is_file() or (where / "npm-shrinkwrap.json").is_file()
-        command = [npm, "ci" if has_lock else "install", "--no-audit", "--no-fund"]
+        command = [npm, "ci" if has_lock else "install", "--no-audit", "--no-fund", "--loglevel=http"]
     else:
         where = cache_dir()
         where.mkdir(parents=True, exist_ok=True)
@@ -183,6 +186,8 @@ def ensure_restate_server(project_dir: Path | None = None, *, progress: Callable
             str(where),
             "--no-audit",
             "--no-fund",
+            "--loglevel=http",
+            "--ignore-scripts",  # the binary needs none; it skips e.g. the wrapper's install-analytics script
             f"{_NPM_SCOPE}/{_SERVER_PACKAGE}@{RESTATE_VERSION}",
         ]
     progress(f"Installing restate-server {RESTATE_VERSION} with npm ({_APPROX_DOWNLOAD}, one time) in {where} …")
@@ -210,6 +215,7 @@ def _run_npm(command: list[str], cwd: Path, progress: Callable[[str], None]) -> 
             text=True,
             errors="replace",
             bufsize=1,
+            env={**os.environ, "SCARF_ANALYTICS": "false"},  # opt out of the wrapper's install-time analytics
         )
     except OSError as error:
         raise EngineError(f"could not run {command[0]!r}: {error}; check your Node.js/npm install") from error
@@ -223,7 +229,7 @@ def _run_npm(command: list[str], cwd: Path, progress: Callable[[str], None]) -> 
     if returncode != 0:
         output = "\n".join(tail) or "(npm printed nothing)"
         raise EngineError(
-            f"{' '.join(command[1:3])!r} failed in {str(cwd)!r} with exit code {returncode}; fix the problem below "
+            f"{'npm ' + command[1]!r} failed in {str(cwd)!r} with exit code {returncode}; fix the problem below "
             f"(network? proxy? disk space?) and retry, or set {SERVER_BIN_ENV_VAR}. npm said:\n{output}"
         )
 

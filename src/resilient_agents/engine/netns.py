@@ -36,12 +36,24 @@ _IFREQ = struct.Struct("16sH22x")  # struct ifreq: char ifr_name[16]; short ifr_
 
 
 def in_loopback_namespace() -> bool:
-    """Tell whether this process (or an ancestor) already entered a loopback-only network namespace.
+    """Tell whether this process is already in a loopback-only network namespace.
 
     Returns:
-        True when :func:`enter_loopback_namespace` succeeded in this process or in the parent that started it.
+        True when :func:`enter_loopback_namespace` succeeded in this process or in the parent that started it
+        (``RESILIENT_AGENTS_NETNS=1``), or when ``lo`` is the only network interface (e.g. the process was started
+        with ``unshare -n``).
     """
-    return os.environ.get(NETNS_ENV_VAR) == "1"
+    return os.environ.get(NETNS_ENV_VAR) == "1" or _only_loopback_interface()
+
+
+def _only_loopback_interface() -> bool:
+    try:
+        with open("/proc/self/net/dev", "rb") as devices:
+            lines = devices.read().splitlines()[2:]  # two header lines
+    except OSError:
+        return False
+    names = {line.split(b":", 1)[0].strip() for line in lines if b":" in line}
+    return names == {b"lo"}
 
 
 def enter_loopback_namespace() -> bool:
@@ -58,6 +70,7 @@ def enter_loopback_namespace() -> bool:
         threads). It never raises for those cases.
     """
     if in_loopback_namespace():
+        os.environ[NETNS_ENV_VAR] = "1"
         return True
     if not sys.platform.startswith("linux"):
         return False

@@ -176,6 +176,7 @@ class ServiceProcess:
             exited = process.poll() is not None
             _kill_quietly(process)
             self._detach_finalizer()
+            self._close_log()
             reason = (
                 f"exited with code {process.returncode}"
                 if exited

@@ -323,6 +323,7 @@ class RestateServer:
         except EngineError as error:
             _kill_quietly(process)
             self._detach_finalizer()
+            self._close_log()
             code = process.returncode
             raise EngineError(
                 f"{error} [exit code {code}]\nLast lines of {str(config.log_path)!r}:\n{self.log_tail()}"

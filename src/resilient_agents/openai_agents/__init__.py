@@ -13,11 +13,13 @@ from ._model import DurableModel, DurableModelProvider
 from ._runner import DurableRunner
 from ._service import DEFAULT_MAX_MESSAGE_CHARS, ServiceSettings, agent_service, fast_retry_policy, parse_message
 from ._settings import DurableSettings, RetrySettings
-from ._tools import durable_tool
+from ._tool_service import TOOLS_OBJECT, ToolCallRequest, ToolCallResult, durable_app, tools_object
+from ._tools import durable_tool, is_durable_tool
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_CHARS",
     "JOURNAL_SCHEMA_VERSION",
+    "TOOLS_OBJECT",
     "DurableModel",
     "DurableModelProvider",
     "DurableRunner",
@@ -25,10 +27,15 @@ __all__ = [
     "JournaledModelResponse",
     "RetrySettings",
     "ServiceSettings",
+    "ToolCallRequest",
+    "ToolCallResult",
     "agent_service",
+    "durable_app",
     "durable_context",
     "durable_object_context",
     "durable_tool",
     "fast_retry_policy",
+    "is_durable_tool",
     "parse_message",
+    "tools_object",
 ]

@@ -10,13 +10,14 @@ import contextvars
 import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import cast
+from typing import Any, cast
 
 import restate
 from restate.server_context import current_context
 
 from resilient_agents.errors import ResilientAgentsError
 
+from ._batch import ToolBatch
 from ._settings import DurableSettings
 
 
@@ -30,6 +31,10 @@ class RunState:
     """Name of the agent whose model call comes next (set from the ``on_llm_start`` hook)."""
     llm_calls: int = 0
     """How many model calls this run has made so far; numbers the journal steps."""
+    context: Any = None
+    """The run's context object (the ``context=`` given to the run), shared with tools."""
+    batch: ToolBatch | None = None
+    """The durable tool calls of the latest model response, in the model's order."""
 
     def next_llm_step_name(self) -> str:
         """Return the journal name of the next model call, e.g. ``"llm: WeatherAgent #1"``."""

@@ -13,15 +13,19 @@ from typing import TYPE_CHECKING
 
 from agents.items import ModelResponse, TResponseInputItem, TResponseStreamEvent
 from agents.models.interface import Model, ModelProvider, ModelTracing
+from agents.tool import FunctionTool
+from openai.types.responses import ResponseFunctionToolCall
 from openai.types.responses.response_prompt_param import ResponsePromptParam
 from restate.serde import Serde
 
 from resilient_agents.errors import TerminalAgentError
 
+from ._batch import ToolBatch
 from ._context import RunState, current_run, durable_context
 from ._errors import classify_model_error
 from ._journal import JournaledModelResponse
 from ._serde import TypeAdapterSerde
+from ._tools import is_durable_tool
 
 if TYPE_CHECKING:
     from agents.agent_output import AgentOutputSchemaBase
@@ -83,7 +87,7 @@ class DurableModel(Model):
 
         if run is None:
             return (await call()).to_model_response()
-        return await _journaled_call(run, call)
+        return await _journaled_call(run, call, tools)
 
     def stream_response(
         self,
@@ -126,11 +130,22 @@ class DurableModel(Model):
         await self.wrapped.close()
 
 
-async def _journaled_call(run: RunState, call: _Call) -> ModelResponse:
+async def _journaled_call(run: RunState, call: _Call, tools: list[Tool]) -> ModelResponse:
     ctx = durable_context()
     options = run.settings.llm_retry_for(run.current_agent).run_options(_JOURNAL_SERDE)
     journaled: JournaledModelResponse = await ctx.run_typed(run.next_llm_step_name(), call, options)
-    return journaled.to_model_response()
+    response = journaled.to_model_response()
+    run.batch = _durable_batch(response, tools, run.context)
+    return response
+
+
+def _durable_batch(response: ModelResponse, tools: list[Tool], context: object) -> ToolBatch | None:
+    """The durable tool calls of ``response`` in the model's order (see ``_batch``), or ``None``."""
+    durable = {tool.name for tool in tools if isinstance(tool, FunctionTool) and is_durable_tool(tool)}
+    order = [
+        item.call_id for item in response.output if isinstance(item, ResponseFunctionToolCall) and item.name in durable
+    ]
+    return ToolBatch.create(order, context) if order else None
 
 
 class DurableModelProvider(ModelProvider):

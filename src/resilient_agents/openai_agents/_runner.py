@@ -79,7 +79,7 @@ class DurableRunner:
             config = dataclasses.replace(config, model=as_durable(config.model))
         for agent in _reachable_agents(starting_agent):
             _make_model_durable(agent)
-        state = RunState(settings=settings or DurableSettings(), current_agent=starting_agent.name)
+        state = RunState(settings=settings or DurableSettings(), current_agent=starting_agent.name, context=context)
         with bind_run(state):
             return await Runner.run(
                 starting_agent,

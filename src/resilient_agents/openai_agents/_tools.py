@@ -1,4 +1,18 @@
-"""``durable_tool``: a function tool whose result is journaled. Private module."""
+"""``durable_tool``: a function tool whose call is journaled, and whose parallel calls replay exactly.
+
+Private module. How a call runs inside a durable run:
+
+* **Alone in its model response**: one journaled step ``tool: <name>`` in the turn's own journal; the tool
+  gets the live run context.
+* **With other durable tool calls in the same response**: each call is its own invocation
+  ``DurableTools/<name>@<module>.<function>/call`` with its own journal, issued in the model's order (so
+  the turn's journal is the same on every replay) and then running concurrently. The tool gets a
+  snapshot of the run context taken when the model's response arrived; the fields it changes are copied back onto the live context
+  in the model's order once it finishes (so when two parallel tools set the same field, the later call in
+  the model's list wins).
+
+Outside a durable run it is a plain function tool.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +24,28 @@ from typing import Any, overload
 
 from agents import FunctionTool, function_tool
 from agents.tool import ToolErrorFunction
+from agents.tool_context import ToolContext
 
-from ._context import current_run, durable_context
+from ._batch import ToolBatch
+from ._context import RunState, current_run, durable_context
 from ._serde import TypeAdapterSerde
 from ._settings import RetrySettings
+from ._tool_service import (
+    TOOLS_HANDLER,
+    TOOLS_OBJECT,
+    RegisteredTool,
+    ToolCallRequest,
+    ToolCallResult,
+    register,
+)
 
 ToolFunction = Callable[..., Any]
+DURABLE_MARK = "_resilient_agents_durable"
+"""Attribute set on every FunctionTool made by :func:`durable_tool` (survives the SDK's tool copies)."""
+
+_REQUEST_SERDE: TypeAdapterSerde[ToolCallRequest] = TypeAdapterSerde(ToolCallRequest)
+_RESULT_SERDE: TypeAdapterSerde[ToolCallResult] = TypeAdapterSerde(ToolCallResult)
+_CONTEXT_PARAM = "_durable_tool_context"
 
 
 @overload
@@ -43,23 +73,26 @@ def durable_tool(
     failure_error_function: ToolErrorFunction | None = None,
     strict_mode: bool = True,
 ) -> FunctionTool | Callable[[ToolFunction], FunctionTool]:
-    """Turn a function into an Agents SDK tool whose call is one journaled Restate step.
+    """Turn a function into an Agents SDK tool whose call is journaled and replay-safe in parallel.
 
     Use it in place of :func:`agents.function_tool` for a tool with a side effect (sending an email,
-    booking a seat, calling an API that is slow or costs money). Inside a durable run the function runs
-    at most until it succeeds once; its return value is journaled under ``"tool: <name>"`` and a replay
-    returns the journaled value without calling the function again. Outside a durable run it is a plain
-    function tool.
+    booking a seat, calling a slow or costly API). Inside a durable run the function runs until it
+    succeeds once; its return value is journaled and a replay returns it without calling the function
+    again. The function may itself use :func:`durable_context` for more durable actions (steps, durable
+    sleeps, service calls); several durable tools requested in one model response run concurrently and
+    replay deterministically (see the module docs for how, and what happens to the run context).
 
-    The return value must be JSON-serializable by pydantic (``str``, numbers, ``dict``/``list``,
-    dataclasses, pydantic models); annotate the return type so replays rebuild the same type.
+    The return value must be serializable by pydantic (``str``, numbers, ``dict``/``list``, dataclasses,
+    pydantic models); annotate the return type so replays rebuild the same type. A run context that a
+    parallel tool reads or changes must be a pydantic model or a dataclass.
 
     Args:
         func: The tool function (sync or async); its signature and docstring become the tool schema.
-        name_override: Tool name (defaults to the function name).
+        name_override: Tool name (defaults to the function name); unique within an app.
         description_override: Tool description (defaults to the docstring).
-        retry: How Restate retries the function when it raises (defaults to the run's tool settings).
-            Raise :class:`restate.TerminalError` to fail without retrying.
+        retry: How Restate retries the function when it raises, for a call that runs as a step of the
+            turn (defaults to the run's tool settings). Raise :class:`restate.TerminalError` to fail
+            without retrying.
         failure_error_function: As in :func:`agents.function_tool`: turns a final failure into a message
             for the model. ``None`` keeps the SDK's default.
         strict_mode: As in :func:`agents.function_tool`.
@@ -70,31 +103,40 @@ def durable_tool(
 
     def decorate(fn: ToolFunction) -> FunctionTool:
         tool_name = name_override or fn.__name__
-        journaled = _journaled(fn, tool_name, retry)
+        entry = register(tool_name, fn, _return_type(fn))
         kwargs: dict[str, Any] = {}
         if failure_error_function is not None:
             kwargs["failure_error_function"] = failure_error_function
-        return function_tool(
-            journaled,
+        tool = function_tool(
+            _journaled(entry, retry),
             name_override=tool_name,
             description_override=description_override,
             strict_mode=strict_mode,
             **kwargs,
         )
+        setattr(tool, DURABLE_MARK, True)
+        return tool
 
     if func is not None:
         return decorate(func)
     return decorate
 
 
-def _journaled(fn: ToolFunction, tool_name: str, retry: RetrySettings | None) -> ToolFunction:
+def is_durable_tool(tool: object) -> bool:
+    """Whether ``tool`` was made by :func:`durable_tool`."""
+    return bool(getattr(tool, DURABLE_MARK, False))
+
+
+def _journaled(entry: RegisteredTool, retry: RetrySettings | None) -> ToolFunction:
+    fn = entry.function
     serde: TypeAdapterSerde[Any] = TypeAdapterSerde(_return_type(fn))
-    step_name = f"tool: {tool_name}"
 
     @functools.wraps(fn)
-    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+    async def wrapper(tool_ctx: ToolContext[Any], *args: Any, **kwargs: Any) -> Any:
+        call_args = [tool_ctx, *args] if entry.takes_context else list(args)
+
         async def call() -> Any:
-            result = fn(*args, **kwargs)
+            result = fn(*call_args, **kwargs)
             if inspect.isawaitable(result):
                 result = await result
             return result
@@ -102,10 +144,67 @@ def _journaled(fn: ToolFunction, tool_name: str, retry: RetrySettings | None) ->
         run = current_run()
         if run is None:
             return await call()
+        batch = run.batch
+        if batch is not None and batch.parallel and tool_ctx.tool_call_id in batch:
+            return await _call_as_invocation(entry, run, batch, tool_ctx)
         settings = retry or run.settings.tool_retry
-        return await durable_context().run_typed(step_name, call, settings.run_options(serde))
+        return await durable_context().run_typed(f"tool: {entry.name}", call, settings.run_options(serde))
 
+    _expose_tool_context(wrapper, fn, entry.takes_context)
     return wrapper
+
+
+async def _call_as_invocation(
+    entry: RegisteredTool, run: RunState, batch: ToolBatch, tool_ctx: ToolContext[Any]
+) -> Any:
+    call_id = tool_ctx.tool_call_id
+    snapshot = entry.context_adapter().dump_python(batch.context_snapshot, mode="json") if entry.takes_context else None
+    request = ToolCallRequest(call_id=call_id, arguments=tool_ctx.tool_arguments, context=snapshot)
+    try:
+        await batch.issue.wait(call_id)
+        future = durable_context().generic_call(
+            TOOLS_OBJECT, TOOLS_HANDLER, _REQUEST_SERDE.serialize(request), key=entry.key
+        )
+    finally:
+        await batch.issue.passed(call_id)
+    try:
+        result = _RESULT_SERDE.deserialize(await future)
+        assert result is not None
+        await batch.apply.wait(call_id)
+        if entry.takes_context:
+            _merge_context(entry, batch.context_snapshot, result.context, tool_ctx.context)
+    finally:
+        await batch.apply.passed(call_id)
+    return entry.output.validate_python(result.output)
+
+
+def _merge_context(entry: RegisteredTool, before: Any, after_json: Any, live: Any) -> None:
+    """Copy the fields the tool changed (snapshot vs. its result) onto the live run context."""
+    adapter = entry.context_adapter()
+    after = adapter.validate_python(after_json)
+    before_json = adapter.dump_python(before, mode="json")
+    if not isinstance(before_json, dict) or not isinstance(after_json, dict):
+        return
+    for field, value in after_json.items():
+        if before_json.get(field) != value:
+            setattr(live, field, getattr(after, field))
+
+
+def _expose_tool_context(wrapper: ToolFunction, fn: ToolFunction, takes_context: bool) -> None:
+    """Give ``wrapper`` the signature the SDK should see: a ``ToolContext`` first, then ``fn``'s parameters.
+
+    The SDK passes the tool context (call id, arguments) only to functions that declare it; ours always
+    needs it, so a function that does not declare one gets a hidden first parameter the schema leaves out.
+    """
+    signature = inspect.signature(fn)
+    if takes_context:
+        wrapper.__signature__ = signature  # type: ignore[attr-defined]  # Functions accept __signature__.
+        return
+    hidden = inspect.Parameter(_CONTEXT_PARAM, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=ToolContext[Any])
+    wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]  # Functions accept __signature__.
+        parameters=[hidden, *signature.parameters.values()]
+    )
+    wrapper.__annotations__ = {_CONTEXT_PARAM: ToolContext[Any], **getattr(fn, "__annotations__", {})}
 
 
 def _return_type(fn: ToolFunction) -> Any:

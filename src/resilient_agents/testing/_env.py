@@ -165,15 +165,19 @@ class AgentTestEnv:
 
         Args:
             path: ``<Service>/<handler>`` or ``<Object>/<key>/<handler>`` (add ``/send`` for async).
-            body: JSON-encoded as the request body (ignored when ``raw`` is given).
+            body: JSON-encoded as the request body (ignored when ``raw`` is given); ``None`` sends no body.
             raw: The exact request body bytes.
             idempotency_key: Sent as the ``idempotency-key`` header.
             timeout: Seconds to wait for the answer.
         """
-        headers = {"content-type": "application/json"}
+        headers: dict[str, str] = {}
         if idempotency_key is not None:
             headers["idempotency-key"] = idempotency_key
-        content = raw if raw is not None else json.dumps(body).encode()
+        content: bytes | None = raw
+        if raw is None and body is not None:
+            content = json.dumps(body).encode()
+        if content is not None:  # Handlers without input must get no body and no content type.
+            headers["content-type"] = "application/json"
         return self._http.post(f"{self.engine.ingress_url}/{path}", content=content, headers=headers, timeout=timeout)
 
     def send(self, path: str, body: Any = None, *, idempotency_key: str | None = None) -> str:

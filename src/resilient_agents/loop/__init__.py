@@ -1,0 +1,92 @@
+"""A native durable agent loop written directly on Restate (no Agents SDK in the loop).
+
+Define :class:`LoopAgent` s with tools and handoffs, and serve them as a session (a Virtual Object keyed by
+session id, :func:`loop_session_object`) or as a stateless agent (:func:`loop_agent_service`). Each turn is
+one Restate invocation:
+
+* every model call is a journaled step ``llm: <agent> #<n>`` holding a neutral, versioned :class:`ModelTurn`;
+* every tool call is ONE durable action: a journaled step ``tool: <name>`` (:func:`loop_tool`), a durable call
+  of a Service / Virtual Object / Workflow handler (:func:`service_tool`, :func:`object_tool`,
+  :func:`workflow_tool`), a call to another agent (:func:`agent_tool`) or a delayed send
+  (:func:`delayed_send_tool`). The tool calls of one model answer start in call order and run concurrently,
+  and a replay meets the same journal entries in the same order. Multi-step tools belong in service handlers;
+* handoffs switch the answering agent; a max-turns guard stops runaway loops;
+* the history and the current agent live in the session object's state, readable by its shared ``history``
+  handler while a turn runs.
+
+**Identity bound to the session**: :func:`object_tool` calls the Virtual Object with the SESSION's key. The key
+is not part of the tool's schema, and arguments a tool does not declare are rejected, so the model cannot make
+customer A's session read customer B's account, whatever the prompt says.
+
+Model clients (:class:`OpenAIResponsesClient`, :class:`OpenAIChatClient`, :class:`AnthropicClient`) implement
+the small :class:`ModelClient` protocol.
+"""
+
+from __future__ import annotations
+
+from ._agent import LoopAgent, handoff_tool_name
+from ._anthropic_client import AnthropicClient
+from ._client import ModelClient
+from ._errors import MaxTurnsExceededError
+from ._openai_clients import OpenAIChatClient, OpenAIResponsesClient
+from ._session import SESSION_STATE_KEY, ClientSource, loop_agent_service, loop_session_object
+from ._settings import LoopSettings, ModelSettings, StepRetry
+from ._tools import (
+    AgentTool,
+    DelayedSendTool,
+    FunctionTool,
+    HandlerTool,
+    Tool,
+    ToolContext,
+    agent_tool,
+    delayed_send_tool,
+    loop_tool,
+    object_tool,
+    service_tool,
+    workflow_tool,
+)
+from ._types import (
+    MODEL_TURN_SCHEMA_VERSION,
+    SESSION_SCHEMA_VERSION,
+    ChatMessage,
+    ModelTurn,
+    SessionSnapshot,
+    ToolCallRequest,
+    ToolDefinition,
+)
+
+__all__ = [
+    "MODEL_TURN_SCHEMA_VERSION",
+    "SESSION_SCHEMA_VERSION",
+    "SESSION_STATE_KEY",
+    "AgentTool",
+    "AnthropicClient",
+    "ChatMessage",
+    "ClientSource",
+    "DelayedSendTool",
+    "FunctionTool",
+    "HandlerTool",
+    "LoopAgent",
+    "LoopSettings",
+    "MaxTurnsExceededError",
+    "ModelClient",
+    "ModelSettings",
+    "ModelTurn",
+    "OpenAIChatClient",
+    "OpenAIResponsesClient",
+    "SessionSnapshot",
+    "StepRetry",
+    "Tool",
+    "ToolCallRequest",
+    "ToolContext",
+    "ToolDefinition",
+    "agent_tool",
+    "delayed_send_tool",
+    "handoff_tool_name",
+    "loop_agent_service",
+    "loop_session_object",
+    "loop_tool",
+    "object_tool",
+    "service_tool",
+    "workflow_tool",
+]

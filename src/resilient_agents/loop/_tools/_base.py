@@ -1,0 +1,132 @@
+"""What every tool kind shares: the call context, start results and argument checks. Private module."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from typing import Any, TypeAlias
+
+import pydantic_core
+import restate
+from pydantic import BaseModel, ValidationError
+from restate.serde import Serde
+
+from .._types import ToolCallRequest
+
+_EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
+
+
+@dataclasses.dataclass(frozen=True)
+class ToolContext:
+    """What the loop tells a tool about the call; a :func:`loop_tool` function gets it by annotating a parameter.
+
+    It never comes from the model: use :attr:`session_key` for anything that must belong to the session's owner.
+    """
+
+    session_key: str
+    """The key of the session's Virtual Object (e.g. the customer id); ``""`` in a stateless agent service."""
+    agent: str
+    """The name of the agent whose model called the tool."""
+    call_id: str
+    """The model's id of this tool call (journaled, so stable across replays)."""
+
+
+class _TextSerde(Serde[str]):
+    """Journals a tool's output as plain UTF-8 text, so the Restate UI shows it as written."""
+
+    def serialize(self, obj: str | None) -> bytes:
+        return (obj or "").encode()
+
+    def deserialize(self, buf: bytes) -> str | None:
+        return bytes(buf).decode()
+
+
+TEXT_SERDE = _TextSerde()
+
+
+@dataclasses.dataclass(frozen=True)
+class Pending:
+    """A started durable action whose result the tool phase awaits (with the batch)."""
+
+    future: restate.RestateDurableFuture[Any]
+    """The durable future of the action."""
+    decode: Callable[[Any], str]
+    """Turns the future's value into the text given to the model."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Ready:
+    """A tool output known without waiting: a validation error, or a send that was just journaled."""
+
+    text: str
+    """The text given to the model."""
+
+
+ToolStart: TypeAlias = Pending | Ready
+"""What starting a tool call gives: a pending durable action or an output at once."""
+
+
+class ArgumentError(Exception):
+    """The model's arguments do not fit the tool; the message goes back to the model."""
+
+
+def parse_arguments(call: ToolCallRequest) -> dict[str, Any]:
+    """Decode a call's JSON arguments into a dict (an empty string means no arguments)."""
+    try:
+        value = json.loads(call.arguments) if call.arguments.strip() else {}
+    except ValueError as error:
+        raise ArgumentError(f"the arguments of {call.name!r} are not valid JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise ArgumentError(f"the arguments of {call.name!r} must be a JSON object")
+    return value
+
+
+def validate_arguments(model: type[BaseModel] | None, tool: str, args: dict[str, Any]) -> BaseModel | None:
+    """Validate ``args``; undeclared arguments are rejected (never silently dropped or passed on)."""
+    declared = set() if model is None else {f.alias or name for name, f in model.model_fields.items()}
+    unexpected = sorted(set(args) - declared)
+    if unexpected:
+        raise ArgumentError(
+            f"rejected: {tool!r} takes no argument {', '.join(map(repr, unexpected))}. "
+            "It always acts on the current session's own records; do not pass ids of other customers or records."
+        )
+    if model is None:
+        return None
+    try:
+        return model.model_validate(args)
+    except ValidationError as error:
+        raise ArgumentError(f"invalid arguments for {tool!r}: {error}") from None
+
+
+def object_schema(model: type[BaseModel] | None) -> dict[str, Any]:
+    """The JSON schema offered to the model: an object that allows no undeclared properties."""
+    if model is None:
+        return dict(_EMPTY_SCHEMA)
+    schema = model.model_json_schema()
+    schema.setdefault("properties", {})
+    schema["additionalProperties"] = False
+    return schema
+
+
+def to_text(value: Any) -> str:
+    """A tool's return value as the text given to the model (a ``str`` as it is, anything else as JSON)."""
+    return value if isinstance(value, str) else pydantic_core.to_json(value).decode()
+
+
+def decode_call_output(value: Any) -> str:
+    """A handler's JSON answer, given to the model as a string (a JSON string is unwrapped)."""
+    text = bytes(value).decode() if isinstance(value, bytes | bytearray) else to_text(value)
+    try:
+        decoded = json.loads(text)
+    except ValueError:
+        return text
+    return decoded if isinstance(decoded, str) else text
+
+
+def started(start: Callable[[], ToolStart]) -> ToolStart:
+    """Run a tool's start; arguments that do not fit become an error output for the model, with no action."""
+    try:
+        return start()
+    except ArgumentError as error:
+        return Ready(f"error: {error}")

@@ -1,0 +1,179 @@
+"""Tool kind (a): a local Python function run as one journaled step. Private module."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+import re
+import typing
+from collections.abc import Callable
+from typing import Any, overload
+
+import restate
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from .._settings import LoopSettings, StepRetry
+from .._types import ToolCallRequest, ToolDefinition
+from ._base import (
+    TEXT_SERDE,
+    Pending,
+    ToolContext,
+    ToolStart,
+    object_schema,
+    parse_arguments,
+    started,
+    to_text,
+    validate_arguments,
+)
+
+_ARG_LINE = re.compile(r"^\s+(\*{0,2}\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
+
+
+@dataclasses.dataclass(frozen=True)
+class FunctionTool:
+    """A local Python function run as one journaled step ``tool: <name>``. Build it with :func:`loop_tool`."""
+
+    name: str
+    """The tool's name, as the model sees it."""
+    description: str
+    """What the tool does, for the model."""
+    function: Callable[..., Any]
+    """The function (sync functions run in a worker thread so parallel calls overlap)."""
+    args_model: type[BaseModel]
+    """The pydantic model of the arguments, derived from the signature."""
+    context_param: str | None = None
+    """The parameter that receives the :class:`ToolContext`, if the function has one."""
+    retry: StepRetry | None = None
+    """How Restate retries the function when it raises; ``None`` uses :attr:`LoopSettings.tool_retry`."""
+
+    def definition(self) -> ToolDefinition:
+        """The tool as offered to the model."""
+        return ToolDefinition(name=self.name, description=self.description, parameters=object_schema(self.args_model))
+
+    def start(
+        self, ctx: restate.Context, call: ToolCallRequest, tool_ctx: ToolContext, settings: LoopSettings
+    ) -> ToolStart:
+        """Validate the call's arguments and start the journaled step (not awaited here)."""
+        return started(lambda: self._start(ctx, call, tool_ctx, settings))
+
+    def _start(
+        self, ctx: restate.Context, call: ToolCallRequest, tool_ctx: ToolContext, settings: LoopSettings
+    ) -> ToolStart:
+        args = validate_arguments(self.args_model, self.name, parse_arguments(call))
+        kwargs = {name: getattr(args, name) for name in self.args_model.model_fields}
+        if self.context_param is not None:
+            kwargs[self.context_param] = tool_ctx
+        function = self.function
+
+        async def run() -> str:
+            if inspect.iscoroutinefunction(function):
+                result = await function(**kwargs)
+            else:
+                result = await asyncio.to_thread(function, **kwargs)
+            return to_text(result)
+
+        options = (self.retry or settings.tool_retry).run_options(TEXT_SERDE)
+        return Pending(ctx.run_typed(f"tool: {self.name}", run, options), to_text)
+
+
+@overload
+def loop_tool(function: Callable[..., Any], /) -> FunctionTool: ...
+
+
+@overload
+def loop_tool(
+    *, name: str | None = None, description: str | None = None, retry: StepRetry | None = None
+) -> Callable[[Callable[..., Any]], FunctionTool]: ...
+
+
+def loop_tool(
+    function: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    retry: StepRetry | None = None,
+) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
+    """Turn a function into a :class:`FunctionTool`: its signature and docstring become the tool's schema.
+
+    The function runs as one journaled ``ctx.run_typed`` step: once it has succeeded, a replay returns the
+    journaled output and does not call it again. It may be sync or async, must return something pydantic can
+    encode as JSON (a ``str`` is given to the model as it is), and must not use the Restate context: a tool
+    that needs several durable steps belongs in a service handler (see :func:`service_tool`). A parameter
+    annotated :class:`ToolContext` is filled by the loop (session key, agent, call id) and hidden from the model.
+
+    Example:
+        >>> @loop_tool
+        ... def convert(amount: float, currency: str) -> str:
+        ...     '''Convert an amount to euros.
+        ...
+        ...     Args:
+        ...         amount: The amount.
+        ...         currency: The ISO code of its currency.
+        ...     '''
+        ...     return f"{amount} {currency}"
+
+    Args:
+        function: The function (when used as ``@loop_tool`` without parentheses).
+        name: The tool's name; defaults to the function's name.
+        description: What the tool does; defaults to the docstring's first paragraph.
+        retry: How Restate retries the function when it raises (raise :class:`restate.TerminalError` to give up
+            at once: the model then sees the error message as the tool's output).
+
+    Returns:
+        The tool, or a decorator that makes one.
+
+    Raises:
+        TypeError: If the function takes ``*args`` or ``**kwargs``.
+    """
+
+    def make(fn: Callable[..., Any]) -> FunctionTool:
+        doc = inspect.getdoc(fn) or ""
+        tool_name = name or fn.__name__
+        args_model, context_param = _args_model(fn, tool_name, _arg_docs(doc))
+        return FunctionTool(
+            name=tool_name,
+            description=description if description is not None else doc.split("\n\n")[0].replace("\n", " "),
+            function=fn,
+            args_model=args_model,
+            context_param=context_param,
+            retry=retry,
+        )
+
+    return make(function) if function is not None else make
+
+
+def _args_model(fn: Callable[..., Any], tool_name: str, docs: dict[str, str]) -> tuple[type[BaseModel], str | None]:
+    hints = typing.get_type_hints(fn)
+    fields: dict[str, Any] = {}
+    context_param: str | None = None
+    for param in inspect.signature(fn).parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise TypeError(f"tool {tool_name!r}: *args and **kwargs cannot be described to a model; name them")
+        hint = hints.get(param.name, Any)
+        if hint is ToolContext:
+            context_param = param.name
+            continue
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        fields[param.name] = (hint, Field(default, description=docs.get(param.name)))
+    model = create_model(f"{tool_name}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
+    return model, context_param
+
+
+def _arg_docs(doc: str) -> dict[str, str]:
+    """The parameter descriptions of a Google-style docstring's ``Args:`` section (continuation lines joined)."""
+    docs: dict[str, str] = {}
+    in_args, current, indent = False, "", 0
+    for line in doc.splitlines():
+        width = len(line) - len(line.lstrip())
+        if line.strip() in ("Args:", "Arguments:"):
+            in_args, current, indent = True, "", 0
+        elif in_args and line.strip() and width == 0:
+            in_args = False  # The next section (Returns:, Raises:...) starts.
+        elif in_args and current and width > indent and line.strip():
+            docs[current] += " " + line.strip()
+        elif in_args and (match := _ARG_LINE.match(line)):
+            current, indent = match.group(1).lstrip("*"), width
+            docs[current] = match.group(2).strip()
+    return docs

@@ -1,0 +1,68 @@
+"""Deterministic ordering for the durable tool calls of one model response. Private module.
+
+The Agents SDK starts the tool calls of one model response as concurrent asyncio tasks. A durable call
+must appear in the journal at the same position on every replay, so the calls of a batch are *issued*
+in the order the model listed them (tool ``i`` issues its durable call once tools ``0..i-1`` have issued
+theirs; the calls then run concurrently), and their changes to the run context are *applied* in that
+order too. Both waits are short: issuing is immediate and applying is an attribute copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import dataclasses
+from typing import Any
+
+
+class _Turnstile:
+    """Lets each id pass once every id before it (in the given order) has passed or been skipped."""
+
+    def __init__(self, order: list[str]) -> None:
+        self._order = order
+        self._position = {call_id: index for index, call_id in enumerate(order)}
+        self._passed = [False] * len(order)
+        self._next = 0
+        self._changed = asyncio.Condition()
+
+    async def wait(self, call_id: str) -> None:
+        index = self._position[call_id]
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._next >= index)
+
+    async def passed(self, call_id: str) -> None:
+        index = self._position[call_id]
+        async with self._changed:
+            self._passed[index] = True
+            while self._next < len(self._order) and self._passed[self._next]:
+                self._next += 1
+            self._changed.notify_all()
+
+
+@dataclasses.dataclass
+class ToolBatch:
+    """The durable tool calls of one model response, in the model's order."""
+
+    order: list[str]
+    """Call ids of the durable tool calls, in the order the model listed them."""
+    context_snapshot: Any
+    """A deep copy of the run context taken when the response arrived: what every call of the batch sees."""
+    issue: _Turnstile = dataclasses.field(init=False)
+    apply: _Turnstile = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        self.issue = _Turnstile(self.order)
+        self.apply = _Turnstile(self.order)
+
+    @classmethod
+    def create(cls, order: list[str], context: Any) -> ToolBatch:
+        """Start a batch for ``order``, snapshotting ``context``."""
+        return cls(order=order, context_snapshot=copy.deepcopy(context))
+
+    @property
+    def parallel(self) -> bool:
+        """Whether the batch has more than one durable call (and so runs them as separate invocations)."""
+        return len(self.order) > 1
+
+    def __contains__(self, call_id: object) -> bool:
+        return call_id in self.issue._position

@@ -1,0 +1,179 @@
+"""``session_object``: a Virtual Object per conversation, with sticky agents and readable history.
+
+Private module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import restate
+from agents import Agent, AgentHookContext, RunConfig, RunHooks
+from agents.exceptions import AgentsException
+from agents.items import ModelResponse
+from agents.run_context import RunContextWrapper
+
+from resilient_agents.errors import ConfigurationError, TerminalAgentError
+
+from ._runner import DurableRunner, _reachable_agents
+from ._service import ServiceSettings, _RawBytes, parse_message
+from ._session import SESSION_STATE_KEY, RestateSession, SessionRecord, read_session_record
+
+
+def session_object(
+    agent: Agent[Any],
+    *,
+    name: str = "Session",
+    agents: Sequence[Agent[Any]] = (),
+    run_config: Callable[[], RunConfig] | None = None,
+    settings: ServiceSettings | None = None,
+    description: str | None = None,
+) -> restate.VirtualObject:
+    """Build a Restate Virtual Object that keeps one conversation per object key.
+
+    Handlers (``<key>`` is the session id, e.g. a customer id):
+
+    * ``message`` (exclusive): a user message as a JSON string in, the answer out:
+      ``curl localhost:8080/<name>/<key>/message --json '"Hi"'``. One durable turn with
+      :meth:`DurableRunner.run` and a :class:`RestateSession`. The agent that spoke last answers the next
+      message. Messages to one key run one at a time, in arrival order.
+    * ``history`` (shared): the stored conversation as JSON (see :func:`history_json`); it answers at once,
+      also while a turn runs or is suspended.
+    * ``clear`` (exclusive): forget the conversation and the current agent.
+
+    Args:
+        agent: The agent that answers the first message.
+        name: The Restate object name.
+        agents: More agents that may answer (those reachable from ``agent`` through handoffs are found
+            automatically); a stored current agent is looked up by name among all of them.
+        run_config: Builds the SDK run configuration for each turn (model provider, model name, tracing).
+        settings: Input limits, retry settings and the invocation retry policy.
+        description: Shown in the Restate UI.
+
+    Returns:
+        The Virtual Object; bind it into a ``restate.app``.
+
+    Raises:
+        ConfigurationError: When two different agents share a name.
+    """
+    cfg = settings or ServiceSettings()
+    registry = agent_registry(agent, agents)
+    obj = restate.VirtualObject(
+        name,
+        description=description or f"Conversations with {agent.name!r}, one per key: POST a JSON string to message.",
+        invocation_retry_policy=cfg.retry_policy,
+    )
+
+    @obj.handler(name="message", input_serde=_RawBytes(), accept="*/*")
+    async def message(ctx: restate.ObjectContext, body: bytes) -> str:
+        text = parse_message(body, cfg.max_message_chars)
+        return await run_session_turn(
+            RestateSession(ctx), text, registry, agent, run_config() if run_config is not None else None, cfg
+        )
+
+    @obj.handler(name="history", kind="shared")
+    async def history(ctx: restate.ObjectSharedContext) -> dict[str, Any]:
+        return history_json(ctx.key(), await read_session_record(ctx), default_agent=agent.name)
+
+    @obj.handler(name="clear")
+    async def clear(ctx: restate.ObjectContext) -> None:
+        ctx.clear(SESSION_STATE_KEY)
+
+    return obj
+
+
+def agent_registry(start: Agent[Any], extra: Iterable[Agent[Any]] = ()) -> dict[str, Agent[Any]]:
+    """Map agent names to the agents a session may resume with: ``start``, ``extra``, and their handoffs.
+
+    Raises:
+        ConfigurationError: When two different agents share a name (the stored name would be ambiguous).
+    """
+    registry: dict[str, Agent[Any]] = {}
+    for root in (start, *extra):
+        for found in _reachable_agents(root):
+            if not isinstance(found, Agent):
+                continue
+            known = registry.setdefault(found.name, found)
+            if known is not found:
+                raise ConfigurationError(
+                    f"two different agents are named {found.name!r}; a session resumes the agent that spoke last "
+                    "by name, so give every agent a unique name"
+                )
+    return registry
+
+
+async def run_session_turn(
+    session: RestateSession,
+    text: str,
+    registry: dict[str, Agent[Any]],
+    start: Agent[Any],
+    run_config: RunConfig | None,
+    settings: ServiceSettings,
+) -> str:
+    """Run one turn of a session: resume the agent that spoke last, answer ``text``, record who answered.
+
+    Raises:
+        TerminalAgentError: When the SDK gives up on the turn (e.g. too many turns, a tripped guardrail);
+            retrying would replay the same journal into the same failure, so the invocation fails at once.
+    """
+    record = await session.record()
+    agent = registry.get(record.current_agent or "", start)
+    await session.begin_turn()
+    try:
+        result = await DurableRunner.run(
+            agent,
+            text,
+            run_config=run_config,
+            session=session,
+            hooks=_SessionHooks(session),
+            settings=settings.durable,
+        )
+    except AgentsException as error:
+        await session.end_turn(None, completed=False)
+        raise TerminalAgentError(f"the agent run failed: {type(error).__name__}: {error}") from error
+    except restate.TerminalError:
+        await session.end_turn(None, completed=False)
+        raise
+    await session.end_turn(result.last_agent.name)
+    return str(result.final_output)
+
+
+def history_json(key: str, record: SessionRecord, *, default_agent: str) -> dict[str, Any]:
+    """The answer of the ``history`` handler.
+
+    Args:
+        key: The session (object key).
+        record: The stored conversation.
+        default_agent: The agent that answers when no turn has run yet.
+
+    Returns:
+        ``{"schema_version": 1, "session": key, "current_agent": name, "turns": n, "turn_running": bool,
+        "items": [...], "pending_items": [...]}``; ``items`` are the SDK's input items, oldest first, and
+        ``pending_items`` the output of a model response whose tools are still running.
+    """
+    return {
+        "schema_version": record.schema_version,
+        "session": key,
+        "current_agent": record.current_agent or default_agent,
+        "turns": record.turns,
+        "turn_running": record.turn_running,
+        "items": record.items,
+        "pending_items": record.pending_items,
+    }
+
+
+class _SessionHooks(RunHooks[Any]):
+    """Keeps the session's current agent and in-progress model output up to date during a run."""
+
+    def __init__(self, session: RestateSession) -> None:
+        self._session = session
+
+    async def on_agent_start(self, context: AgentHookContext[Any], agent: Agent[Any]) -> None:
+        await self._session.note_agent(agent.name)
+
+    async def on_llm_end(self, context: RunContextWrapper[Any], agent: Agent[Any], response: ModelResponse) -> None:
+        items = response.to_input_items()
+        # A plain answer is added by the SDK right away; only output that waits for tools is worth a write.
+        if any(item.get("type") != "message" for item in items):
+            await self._session.set_pending(items)

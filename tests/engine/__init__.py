@@ -1,0 +1,1 @@
+"""Tests of resilient_agents.engine: finding/installing restate-server, running it, serving and registering apps."""
