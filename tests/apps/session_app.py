@@ -2,8 +2,8 @@
 
 ``Triage`` answers first; it can look things up (``quick_lookup``), run a slow lookup that waits for the
 test (``slow_lookup``, journaled, and ``slow_plain_lookup``, not: each writes ``$GATE_DIR/started-<topic>-<pid>``
-and waits for ``$GATE_DIR/release-<topic>``),
-and hand off to ``FAQ``, which can hand back.
+and waits for ``$GATE_DIR/release-<topic>``), ask a supervisor (``ask_supervisor``: an awakeable whose id it
+writes to ``$GATE_DIR/awakeable``), and hand off to ``FAQ``, which can hand back.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import restate
 from agents import Agent, RunConfig, function_tool
 
 from resilient_agents.config import ModelConfig
-from resilient_agents.openai_agents import durable_tool
+from resilient_agents.openai_agents import durable_context, durable_tool
 from resilient_agents.openai_agents._session_object import session_object
 
 TRIAGE_INSTRUCTIONS = "You are the triage agent of an airline. Hand FAQ questions to the FAQ agent."
@@ -61,11 +61,23 @@ async def slow_plain_lookup(topic: str) -> str:
     return await _wait_for_release(topic)
 
 
+@function_tool
+async def ask_supervisor(question: str) -> str:
+    """Ask a human supervisor and wait for the answer (the turn suspends until then).
+
+    Args:
+        question: What to ask.
+    """
+    awakeable_id, answer = durable_context().awakeable(type_hint=str)
+    (Path(os.environ["GATE_DIR"]) / "awakeable").write_text(awakeable_id)
+    return f"supervisor says: {await answer}"
+
+
 faq_agent = Agent(name="FAQ", instructions=FAQ_INSTRUCTIONS, tools=[quick_lookup])
 triage_agent = Agent(
     name="Triage",
     instructions=TRIAGE_INSTRUCTIONS,
-    tools=[quick_lookup, slow_lookup, slow_plain_lookup],
+    tools=[quick_lookup, slow_lookup, slow_plain_lookup, ask_supervisor],
     handoffs=[faq_agent],
 )
 faq_agent.handoffs = [triage_agent]

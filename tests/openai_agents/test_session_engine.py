@@ -141,35 +141,67 @@ def test_the_agent_that_spoke_last_answers_the_next_message(env: AgentTestEnv, m
     assert history(env, "carol")["current_agent"] == "FAQ"
 
 
-def test_history_is_readable_while_a_turn_waits_in_a_slow_tool(
-    env: AgentTestEnv, model: ScriptOrEcho, gate: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    say(env, "dave", "hello")
-    model.scripted.push(Reply.call("slow_lookup", topic="dave"), Reply.say("Found it in the archive."))
-    invocation = env.send(f"{OBJECT}/dave/message", "look in the archive")
-    wait_until(lambda: (gate / "started-dave").exists(), what="the slow tool to start")
+def started(gate: Path, topic: str) -> int:
+    return sum(1 for p in gate.iterdir() if p.name.startswith(f"started-{topic}-"))
 
-    during = history(env, "dave")  # The shared handler answers while the exclusive turn is blocked.
+
+@pytest.mark.parametrize("tool", ["slow_lookup", "slow_plain_lookup"], ids=["durable-tool", "plain-tool"])
+def test_history_is_readable_while_a_turn_waits_in_a_slow_tool(
+    env: AgentTestEnv, model: ScriptOrEcho, gate: Path, capsys: pytest.CaptureFixture[str], tool: str
+) -> None:
+    key = f"dave-{tool}"
+    say(env, key, "hello")
+    model.scripted.push(Reply.call(tool, topic=key), Reply.say("Found it in the archive."))
+    invocation = env.send(f"{OBJECT}/{key}/message", "look in the archive")
+    wait_until(lambda: started(gate, key) == 1, what="the slow tool to start")
+
+    during = history(env, key)  # The shared handler answers while the exclusive turn is blocked.
     assert during["turn_running"] is True
     assert texts(during["items"], "user") == ["hello", "look in the archive"]
-    assert [(i["type"], i["name"]) for i in during["pending_items"]] == [("function_call", "slow_lookup")]
+    assert [(i["type"], i["name"]) for i in during["pending_items"]] == [("function_call", tool)]
     assert env.invocation_status(invocation) != "completed"
 
     ingress = env.engine.ingress_url
-    assert sessions_show(ingress, OBJECT, "dave", as_json=False) == 0
+    assert sessions_show(ingress, OBJECT, key, as_json=False) == 0
     shown = capsys.readouterr().out
     assert "current agent: Triage" in shown and "user: look in the archive" in shown
-    assert '→ slow_lookup({"topic": "dave"})' in shown and "turn in progress" in shown
+    assert f'→ {tool}({{"topic": "{key}"}})' in shown and "turn in progress" in shown
 
-    (gate / "release-dave").touch()
+    (gate / f"release-{key}").touch()
     response = env.attach(invocation)
     assert response.json() == "Found it in the archive."
-    after = history(env, "dave")
+    after = history(env, key)
     assert (after["turn_running"], after["pending_items"], after["turns"]) == (False, [], 2)
     outputs = [i["output"] for i in after["items"] if i.get("type") == "function_call_output"]
-    assert outputs == ["archive entry about dave"]
-    assert sessions_show(ingress, OBJECT, "dave", as_json=False) == 0
-    assert "← archive entry about dave" in capsys.readouterr().out
+    assert outputs == [f"archive entry about {key}"]
+    assert sessions_show(ingress, OBJECT, key, as_json=False) == 0
+    assert f"← archive entry about {key}" in capsys.readouterr().out
+    assert sessions_show(ingress, OBJECT, key, as_json=True) == 0
+    assert json.loads(capsys.readouterr().out) == after
+    assert sessions_show(ingress, "NoSuchObject", key, as_json=False) == 1
+    assert "HTTP 404" in capsys.readouterr().err
+
+
+def test_kill_during_a_turn_keeps_each_history_item_once(env: AgentTestEnv, model: ScriptOrEcho, gate: Path) -> None:
+    say(env, "gina", "hello")
+    model.scripted.push(Reply.call("slow_lookup", topic="gina"), Reply.say("Found it after the crash."))
+    before = len(model.seen)
+    invocation = env.send(f"{OBJECT}/gina/message", "look in the archive")
+    wait_until(lambda: started(gate, "gina") == 1, what="the slow tool to start")
+
+    env.kill_service()
+    env.restart_service()
+    wait_until(lambda: started(gate, "gina") == 2, what="the tool to run again after the restart")
+    (gate / "release-gina").touch()
+    assert env.attach(invocation).json() == "Found it after the crash."
+
+    assert len(model.seen) - before == 2  # The journaled model call was not repeated.
+    items = history(env, "gina")["items"]
+    assert texts(items, "user") == ["hello", "look in the archive"]
+    assert [i.get("type") for i in items].count("function_call") == 1
+    assert [i.get("type") for i in items].count("function_call_output") == 1
+    assert texts(items, "assistant") == ["echo: hello", "Found it after the crash."]
+    assert history(env, "gina")["turns"] == 2
 
 
 def test_hundred_concurrent_messages_each_appear_once_and_turns_run_one_at_a_time(

@@ -14,6 +14,9 @@ import copy
 import dataclasses
 from typing import Any
 
+import restate
+from restate.context import RestateDurableFuture
+
 
 class _Turnstile:
     """Lets each id pass once every id before it (in the given order) has passed or been skipped."""
@@ -29,6 +32,10 @@ class _Turnstile:
         index = self._position[call_id]
         async with self._changed:
             await self._changed.wait_for(lambda: self._next >= index)
+
+    async def all_passed(self) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._next >= len(self._order))
 
     async def passed(self, call_id: str) -> None:
         index = self._position[call_id]
@@ -49,10 +56,25 @@ class ToolBatch:
     """A deep copy of the run context taken when the response arrived: what every call of the batch sees."""
     issue: _Turnstile = dataclasses.field(init=False)
     apply: _Turnstile = dataclasses.field(init=False)
+    futures: list[RestateDurableFuture[Any]] = dataclasses.field(init=False, default_factory=list)
+    """The issued durable calls, in issue order."""
+    _collector: asyncio.Future[Any] | None = dataclasses.field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.issue = _Turnstile(self.order)
         self.apply = _Turnstile(self.order)
+
+    async def all_completed(self) -> None:
+        """Wait until every call of the batch has been issued and has completed.
+
+        The Restate SDK cannot have several tasks wait on different durable futures at once (a task can
+        miss the wake-up meant for another), so one collector task waits for all of them with
+        :func:`restate.gather`, and the tool tasks wait for the collector.
+        """
+        await self.issue.all_passed()
+        if self._collector is None:
+            self._collector = asyncio.ensure_future(restate.gather(*self.futures))
+        await asyncio.shield(self._collector)
 
     @classmethod
     def create(cls, order: list[str], context: Any) -> ToolBatch:

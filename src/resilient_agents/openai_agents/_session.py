@@ -1,13 +1,20 @@
 """``RestateSession``: the Agents SDK's session memory kept in a Restate Virtual Object's state.
 
 Private module. The conversation lives under one state key as a :class:`SessionRecord`. Every change is
-written at once with ``ctx.set``: a state write is a journal entry, so it happens exactly once per turn
-and a replay after a crash reproduces it instead of repeating it. The Agents SDK calls
-:meth:`RestateSession.add_items` with the user's message before the first model call and again after
-each model response and its tool results, so the stored history grows step by step during a turn, not
-only at its end. The engine applies each write to the object's state when it records the journal entry,
-so a shared handler (see ``history`` of :func:`session_object`) sees the history of a turn that is still
-running or suspended.
+written at once with ``ctx.set``: a state write is a journal entry, so it happens once per turn and a
+replay after a crash reproduces it (reads on replay return the journaled value) instead of repeating it.
+
+When the history grows: the Agents SDK calls :meth:`RestateSession.add_items` with the user's message
+before the first model call and again after each model response together with its tool results;
+:func:`session_object` also stores each model response that calls tools as ``pending_items`` as soon as
+it is journaled, before its tools run.
+
+Visibility (measured on restate-server 1.7 with restate-sdk 1.3): the engine applies a state write of an
+exclusive handler to the object's state as soon as it records the journal entry, not when the
+invocation ends, so a shared handler (``history``) sees the turn so far while the turn runs, waits in a
+slow tool, or is suspended. The SDK, however, sends journal entries only when the handler next awaits
+an unfinished durable operation; so every write here is followed by an explicit send (see
+:func:`_send_journal_now`), or a plain tool running for minutes would hide the write that preceded it.
 """
 
 from __future__ import annotations
@@ -132,7 +139,7 @@ class RestateSession:
         record.items.extend(_as_json_item(item) for item in items)
         # The SDK adds a model response's items once its tools are done: they are no longer pending.
         record.pending_items = []
-        self._write(record, f"session: add {len(items)} item{'s' if len(items) != 1 else ''}")
+        await self._write(record, f"session: add {len(items)} item{'s' if len(items) != 1 else ''}")
 
     async def pop_item(self) -> TResponseInputItem | None:
         """Remove and return the latest item, or ``None`` when the conversation is empty."""
@@ -140,7 +147,7 @@ class RestateSession:
         if not record.items:
             return None
         item = record.items.pop()
-        self._write(record, "session: pop item")
+        await self._write(record, "session: pop item")
         return cast(TResponseInputItem, item)
 
     async def clear_session(self) -> None:
@@ -148,7 +155,7 @@ class RestateSession:
         record = await self._load()
         record.items = []
         record.pending_items = []
-        self._write(record, "session: clear")
+        await self._write(record, "session: clear")
 
     # -- turn bookkeeping (used by session_object) ---------------------------------------------------------
 
@@ -168,7 +175,7 @@ class RestateSession:
         """Store a model response's output before the SDK adds it (while its tools run), and write it."""
         record = await self._load()
         record.pending_items = [_as_json_item(item) for item in items]
-        self._write(record, "session: model response")
+        await self._write(record, "session: model response")
 
     async def end_turn(self, last_agent: str | None, *, completed: bool = True) -> None:
         """Close the turn: store who answered (sticky agent) and count the turn, then write.
@@ -184,7 +191,7 @@ class RestateSession:
         record.pending_items = []
         if completed:
             record.turns += 1
-        self._write(record, "session: end turn")
+        await self._write(record, "session: end turn")
 
     # -- state access --------------------------------------------------------------------------------------
 
@@ -193,8 +200,19 @@ class RestateSession:
             self._record = await read_session_record(self._ctx)
         return self._record
 
-    def _write(self, record: SessionRecord, entry_name: str) -> None:
+    async def _write(self, record: SessionRecord, entry_name: str) -> None:
         self._ctx.set(SESSION_STATE_KEY, record, serde=_RECORD_SERDE, entry_name=entry_name)
+        await _send_journal_now(self._ctx)
+
+
+async def _send_journal_now(ctx: restate.ObjectContext) -> None:
+    # The Restate SDK sends new journal entries to the engine only when the handler next awaits an
+    # unfinished durable operation. A write followed by a plain (unjournaled) tool that runs for minutes
+    # would stay in the SDK's buffer all that time, invisible to the ``history`` handler. Restate SDK 1.x
+    # has a method that sends the buffer; if a later version drops it, writes land with the next step.
+    send = getattr(ctx, "take_and_send_output", None)
+    if send is not None:
+        await send()
 
 
 def _current_object_context() -> restate.ObjectContext:

@@ -5,11 +5,11 @@ Private module. How a call runs inside a durable run:
 * **Alone in its model response**: one journaled step ``tool: <name>`` in the turn's own journal; the tool
   gets the live run context.
 * **With other durable tool calls in the same response**: each call is its own invocation
-  ``DurableTools/<name>@<module>.<function>/call`` with its own journal, issued in the model's order (so
-  the turn's journal is the same on every replay) and then running concurrently. The tool gets a
-  snapshot of the run context taken when the model's response arrived; the fields it changes are copied back onto the live context
-  in the model's order once it finishes (so when two parallel tools set the same field, the later call in
-  the model's list wins).
+  ``DurableTools/<name>@<module>.<function>/call`` with its own journal, issued in the model's order
+  (so the turn's journal is the same on every replay) and then running concurrently. The tool gets a
+  snapshot of the run context taken when the model's response arrived; the fields it changes are copied
+  back onto the live context in the model's order once it finishes (so when two parallel tools set the
+  same field, the later call in the model's list wins).
 
 Outside a durable run it is a plain function tool.
 """
@@ -165,9 +165,11 @@ async def _call_as_invocation(
         future = durable_context().generic_call(
             TOOLS_OBJECT, TOOLS_HANDLER, _REQUEST_SERDE.serialize(request), key=entry.key
         )
+        batch.futures.append(future)
     finally:
         await batch.issue.passed(call_id)
     try:
+        await batch.all_completed()
         result = _RESULT_SERDE.deserialize(await future)
         assert result is not None
         await batch.apply.wait(call_id)
