@@ -40,7 +40,7 @@ async def slow(index: int) -> str:
     return f"slow {index} done"
 
 
-@durable_tool
+@durable_tool(invocation=True)
 async def multi_step(index: int) -> str:
     """Three durable actions of random length.
 

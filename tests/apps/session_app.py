@@ -16,8 +16,7 @@ import restate
 from agents import Agent, RunConfig, function_tool
 
 from resilient_agents.config import ModelConfig
-from resilient_agents.openai_agents import durable_context, durable_tool
-from resilient_agents.openai_agents._session_object import session_object
+from resilient_agents.openai_agents import durable_context, durable_tool, session_object
 
 TRIAGE_INSTRUCTIONS = "You are the triage agent of an airline. Hand FAQ questions to the FAQ agent."
 FAQ_INSTRUCTIONS = "You are the FAQ agent of an airline: baggage, seats, wifi."

@@ -15,6 +15,7 @@ import httpx
 from resilient_agents.errors import ResilientAgentsError
 
 from ._apps import EXAMPLES, find_project_root, resolve_app
+from ._sessions import add_sessions_parser
 from ._up import STATE_FILE, UpOptions, run_up
 
 __all__ = ["main"]
@@ -68,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--admin", help=f"admin URL (default: from `up`, else {DEFAULT_ADMIN})")
     status.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
     status.set_defaults(func=_cmd_status)
+
+    add_sessions_parser(sub)
     return parser
 
 

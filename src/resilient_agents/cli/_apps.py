@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from pathlib import Path
+from typing import Any
 
 from resilient_agents.errors import ConfigurationError
 
@@ -26,6 +28,10 @@ class AppInfo:
     """A message to try."""
     demo_templates: dict[str, str] = dataclasses.field(default_factory=dict)
     """Answer templates for the offline demo model, per tool name (fields of the tool's JSON output)."""
+    demo_rules: str | None = None
+    """``module:attribute`` of a sequence of extra demo-model rules for this app (imported by ``up``)."""
+    examples: tuple[str, ...] = ()
+    """More messages to try, shown by ``up``."""
 
 
 EXAMPLES: dict[str, AppInfo] = {
@@ -38,7 +44,33 @@ EXAMPLES: dict[str, AppInfo] = {
         example="What is the weather in Detroit?",
         demo_templates={"get_weather": "The weather in {city} is currently {temperature_c}°C and {conditions}."},
     ),
+    "airline": AppInfo(
+        name="airline",
+        spec="examples.airline.agent:app",
+        service="Airline",
+        handler="message",
+        keyed=True,
+        example="can you send me an invoice for booking AB4568?",
+        examples=("can you change my seat to 10b?", "5666", "how much baggage can I bring?"),
+    ),
 }
+
+
+def load_demo_rules(app: AppInfo) -> list[Any]:
+    """Import the app's extra demo-model rules (``AppInfo.demo_rules``), or return none.
+
+    Raises:
+        ConfigurationError: When the rules cannot be imported.
+    """
+    if app.demo_rules is None:
+        return []
+    module_name, _, attribute = app.demo_rules.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+        return list(getattr(module, attribute))
+    except (ImportError, AttributeError) as error:
+        message = f"cannot load the demo rules {app.demo_rules!r} of app {app.name!r}: {error}"
+        raise ConfigurationError(message) from error
 
 
 def resolve_app(name_or_spec: str) -> AppInfo:

@@ -25,7 +25,7 @@ from resilient_agents.engine import (
 )
 from resilient_agents.models import DemoModel, ModelServer
 
-from ._apps import AppInfo
+from ._apps import AppInfo, load_demo_rules
 
 STATE_FILE = "up.json"
 T = TypeVar("T")
@@ -100,7 +100,9 @@ class Stack:
             env["RESILIENT_AGENTS_API"] = opts.api
         has_key = bool(os.environ.get("OPENAI_API_KEY") or os.environ.get("ANTHROPIC_API_KEY"))
         if opts.offline or not has_key:
-            self.model_server = ModelServer(DemoModel(answer_templates=opts.app.demo_templates))
+            self.model_server = ModelServer(
+                DemoModel(rules=load_demo_rules(opts.app), answer_templates=opts.app.demo_templates)
+            )
             server = self.model_server
             self._step("offline demo model", lambda: server.start())
             env[OFFLINE_URL_ENV] = server.base_url
@@ -180,6 +182,8 @@ class Stack:
 def run_up(options: UpOptions, say: Callable[[str], None] = print) -> int:
     """Start the stack, print where it is, supervise it until Ctrl-C or SIGTERM, then stop everything."""
     options.data_dir.mkdir(parents=True, exist_ok=True)
+    if str(options.project_dir) not in sys.path:  # Apps' demo rules live in the project (examples/...).
+        sys.path.insert(0, str(options.project_dir))
     say(f"resilient-agents: starting app {options.app.name!r} (data in {options.data_dir})")
     stack = Stack(options, say)
     stop = threading.Event()
@@ -216,5 +220,8 @@ def _print_ready(stack: Stack, say: Callable[[str], None]) -> None:
     target = f"{app.service}/<session>/{app.handler}" if app.keyed else f"{app.service}/{app.handler}"
     say(f"    curl {ingress}/{target} --json '{json.dumps(app.example)}'")
     session = " --session alice" if app.keyed else ""
-    say(f"    resilient-agents chat --app {app.name}{session} {json.dumps(app.example)}")
+    for example in (app.example, *app.examples):
+        say(f"    resilient-agents chat --app {app.name}{session} {json.dumps(example)}")
+    if app.keyed:
+        say(f"    resilient-agents sessions show {app.name} alice")
     say("  Ctrl-C stops everything.")

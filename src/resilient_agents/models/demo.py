@@ -73,8 +73,8 @@ class DemoModel(Responder):
 
     def _answer_from_tool_outputs(self, request: ParsedRequest) -> Reply | None:
         outputs = request.trailing_tool_outputs()
-        if not outputs:
-            return None
+        if not outputs or _just_handed_off(request):
+            return None  # After a handoff the new agent handles the user's message itself.
         sentences = [describe_output(output.tool_name, output.text, self.answer_templates) for output in outputs]
         return Reply.say(" ".join(sentences))
 
@@ -82,7 +82,10 @@ class DemoModel(Responder):
         latest = request.last_user_text
         if latest is None or not request.tools:
             return None
-        tool = best_tool(latest, request.tools)
+        tools = request.tools
+        if _just_handed_off(request):  # Do not bounce straight back to another agent.
+            tools = [t for t in tools if not t.name.startswith(HANDOFF_PREFIX)] or tools
+        tool = best_tool(latest, tools)
         pending = _pending_question(request)
         answered: str | None = None
         if pending is not None and (tool is None or tool.name == pending[0].name):
@@ -105,6 +108,16 @@ class DemoModel(Responder):
             f"{DEMO_PREFIX} I can help with: {names}. I am a rule-based stand-in, not a language model: "
             "ask for one of these in plain words, or configure a model API key to get real answers."
         )
+
+
+HANDOFF_PREFIX = "transfer_to_"
+"""Name prefix of the Agents SDK's handoff tools."""
+
+
+def _just_handed_off(request: ParsedRequest) -> bool:
+    """Whether the conversation ends with the output of a handoff tool (another agent just took over)."""
+    outputs = request.trailing_tool_outputs()
+    return bool(outputs) and all((o.tool_name or "").startswith(HANDOFF_PREFIX) for o in outputs)
 
 
 def _pending_question(request: ParsedRequest) -> tuple[ToolSpec, str] | None:

@@ -12,6 +12,8 @@ from ._journal import JOURNAL_SCHEMA_VERSION, JournaledModelResponse
 from ._model import DurableModel, DurableModelProvider
 from ._runner import DurableRunner
 from ._service import DEFAULT_MAX_MESSAGE_CHARS, ServiceSettings, agent_service, fast_retry_policy, parse_message
+from ._session import SESSION_SCHEMA_VERSION, RestateSession, SessionRecord, read_session_record
+from ._session_object import session_object
 from ._settings import DurableSettings, RetrySettings
 from ._tool_service import TOOLS_OBJECT, ToolCallRequest, ToolCallResult, durable_app, tools_object
 from ._tools import durable_tool, is_durable_tool
@@ -19,14 +21,17 @@ from ._tools import durable_tool, is_durable_tool
 __all__ = [
     "DEFAULT_MAX_MESSAGE_CHARS",
     "JOURNAL_SCHEMA_VERSION",
+    "SESSION_SCHEMA_VERSION",
     "TOOLS_OBJECT",
     "DurableModel",
     "DurableModelProvider",
     "DurableRunner",
     "DurableSettings",
     "JournaledModelResponse",
+    "RestateSession",
     "RetrySettings",
     "ServiceSettings",
+    "SessionRecord",
     "ToolCallRequest",
     "ToolCallResult",
     "agent_service",
@@ -37,5 +42,7 @@ __all__ = [
     "fast_retry_policy",
     "is_durable_tool",
     "parse_message",
+    "read_session_record",
+    "session_object",
     "tools_object",
 ]

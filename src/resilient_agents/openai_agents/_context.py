@@ -60,6 +60,19 @@ def bind_run(state: RunState) -> Iterator[RunState]:
         _RUN_STATE.reset(token)
 
 
+_IN_TOOL_STEP: contextvars.ContextVar[str | None] = contextvars.ContextVar("resilient_agents_step", default=None)
+
+
+@contextmanager
+def in_tool_step(tool_name: str) -> Iterator[None]:
+    """Mark code as running inside the journaled step of tool ``tool_name`` (durable actions are not allowed)."""
+    token = _IN_TOOL_STEP.set(tool_name)
+    try:
+        yield
+    finally:
+        _IN_TOOL_STEP.reset(token)
+
+
 def durable_context() -> restate.Context:
     """Return the Restate context of the handler that is running this agent.
 
@@ -67,8 +80,16 @@ def durable_context() -> restate.Context:
     another service, or create an awakeable.
 
     Raises:
-        ResilientAgentsError: When called outside a Restate handler.
+        ResilientAgentsError: When called outside a Restate handler, or inside the body of a
+            ``@durable_tool`` that is one journaled step (use ``@durable_tool(invocation=True)`` there).
     """
+    step = _IN_TOOL_STEP.get()
+    if step is not None:
+        raise ResilientAgentsError(
+            f"tool {step!r} uses durable actions (durable_context()) inside its journaled step, where Restate "
+            f"allows none: declare it with @durable_tool(invocation=True) so each call is its own invocation "
+            "with its own journal"
+        )
     try:
         ctx = current_context()
     except LookupError:  # The SDK's context variable has no default outside a handler.

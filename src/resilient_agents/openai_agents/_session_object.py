@@ -13,6 +13,7 @@ from agents import Agent, AgentHookContext, RunConfig, RunHooks
 from agents.exceptions import AgentsException
 from agents.items import ModelResponse
 from agents.run_context import RunContextWrapper
+from pydantic import BaseModel
 
 from resilient_agents.errors import ConfigurationError, TerminalAgentError
 
@@ -29,6 +30,7 @@ def session_object(
     run_config: Callable[[], RunConfig] | None = None,
     settings: ServiceSettings | None = None,
     description: str | None = None,
+    context: Callable[[str], BaseModel] | None = None,
 ) -> restate.VirtualObject:
     """Build a Restate Virtual Object that keeps one conversation per object key.
 
@@ -50,6 +52,9 @@ def session_object(
         run_config: Builds the SDK run configuration for each turn (model provider, model name, tracing).
         settings: Input limits, retry settings and the invocation retry policy.
         description: Shown in the Restate UI.
+        context: Builds the run context of a new session from its key (a pydantic model, e.g. the
+            customer's booking). It is stored in the object's state, handed to every turn of that session
+            (``RunContextWrapper.context`` in tools) and saved after each turn; ``history`` shows it.
 
     Returns:
         The Virtual Object; bind it into a ``restate.app``.
@@ -68,19 +73,48 @@ def session_object(
     @obj.handler(name="message", input_serde=_RawBytes(), accept="*/*")
     async def message(ctx: restate.ObjectContext, body: bytes) -> str:
         text = parse_message(body, cfg.max_message_chars)
-        return await run_session_turn(
-            RestateSession(ctx), text, registry, agent, run_config() if run_config is not None else None, cfg
+        run_context = await load_context(ctx, context)
+        answer = await run_session_turn(
+            RestateSession(ctx),
+            text,
+            registry,
+            agent,
+            run_config() if run_config is not None else None,
+            cfg,
+            run_context=run_context,
         )
+        if run_context is not None:
+            ctx.set(CONTEXT_STATE_KEY, run_context.model_dump(mode="json"))
+        return answer
 
     @obj.handler(name="history", kind="shared")
     async def history(ctx: restate.ObjectSharedContext) -> dict[str, Any]:
-        return history_json(ctx.key(), await read_session_record(ctx), default_agent=agent.name)
+        answer = history_json(ctx.key(), await read_session_record(ctx), default_agent=agent.name)
+        if context is not None:
+            answer["context"] = (await load_context(ctx, context)).model_dump(mode="json")  # type: ignore[union-attr]
+        return answer
 
     @obj.handler(name="clear")
     async def clear(ctx: restate.ObjectContext) -> None:
         ctx.clear(SESSION_STATE_KEY)
+        ctx.clear(CONTEXT_STATE_KEY)
 
     return obj
+
+
+CONTEXT_STATE_KEY = "agents_context"
+"""State key of a session's run context (see ``session_object(context=...)``)."""
+
+
+async def load_context(
+    ctx: restate.ObjectSharedContext | restate.ObjectContext, factory: Callable[[str], BaseModel] | None
+) -> BaseModel | None:
+    """Return the session's stored run context, or a new one from ``factory`` (``None`` without a factory)."""
+    if factory is None:
+        return None
+    fresh = factory(ctx.key())
+    stored: Any = await ctx.get(CONTEXT_STATE_KEY, type_hint=dict)
+    return fresh if stored is None else type(fresh).model_validate(stored)
 
 
 def agent_registry(start: Agent[Any], extra: Iterable[Agent[Any]] = ()) -> dict[str, Agent[Any]]:
@@ -110,6 +144,8 @@ async def run_session_turn(
     start: Agent[Any],
     run_config: RunConfig | None,
     settings: ServiceSettings,
+    *,
+    run_context: Any = None,
 ) -> str:
     """Run one turn of a session: resume the agent that spoke last, answer ``text``, record who answered.
 
@@ -124,6 +160,7 @@ async def run_session_turn(
         result = await DurableRunner.run(
             agent,
             text,
+            context=run_context,
             run_config=run_config,
             session=session,
             hooks=_SessionHooks(session),

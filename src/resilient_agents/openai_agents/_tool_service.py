@@ -22,6 +22,9 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from resilient_agents.errors import ConfigurationError, TerminalAgentError
 
+from ._context import in_tool_step
+from ._serde import TypeAdapterSerde
+
 TOOLS_OBJECT = "DurableTools"
 """Name of the Virtual Object that runs parallel durable tool calls."""
 TOOLS_HANDLER = "call"
@@ -68,6 +71,8 @@ class RegisteredTool:
     """Serializes the return value (its annotated type)."""
     context_type: Any
     """The ``TContext`` of a ``RunContextWrapper[TContext]`` first parameter, or ``None`` if it takes none."""
+    own_invocation: bool = False
+    """Whether every call is its own invocation whose body may use durable actions (``invocation=True``)."""
 
     @property
     def takes_context(self) -> bool:
@@ -82,7 +87,9 @@ class RegisteredTool:
 _REGISTRY: dict[str, RegisteredTool] = {}
 
 
-def register(name: str, function: Callable[..., Any], output_type: Any) -> RegisteredTool:
+def register(
+    name: str, function: Callable[..., Any], output_type: Any, *, own_invocation: bool = False
+) -> RegisteredTool:
     """Register a durable tool so a ``DurableTools/<key>/call`` invocation of this deployment can find it.
 
     The key is ``<tool name>@<module>.<qualified name>``: stable across processes and restarts, and unique
@@ -100,7 +107,9 @@ def register(name: str, function: Callable[..., Any], output_type: Any) -> Regis
             "distinct names: pass name_override= to durable_tool"
         )
     schema = function_schema(function, name_override=name)
-    entry = RegisteredTool(key, name, function, schema, TypeAdapter(output_type), _context_type(function, schema))
+    entry = RegisteredTool(
+        key, name, function, schema, TypeAdapter(output_type), _context_type(function, schema), own_invocation
+    )
     _REGISTRY[key] = entry
     return entry
 
@@ -147,6 +156,7 @@ async def call_registered(entry: RegisteredTool, request: ToolCallRequest, conte
 
 
 _TOOLS_OBJECT: restate.VirtualObject | None = None
+_JSON: TypeAdapterSerde[Any] = TypeAdapterSerde(Any)
 
 
 def tools_object(retry_policy: restate.InvocationRetryPolicy | None = None) -> restate.VirtualObject:
@@ -169,9 +179,17 @@ def tools_object(retry_policy: restate.InvocationRetryPolicy | None = None) -> r
     async def call(ctx: restate.ObjectSharedContext, request: ToolCallRequest) -> ToolCallResult:
         entry = lookup(ctx.key())
         context = entry.context_adapter().validate_python(request.context) if entry.takes_context else None
-        result = await call_registered(entry, request, context)
+        if entry.own_invocation:
+            output = entry.output.dump_python(await call_registered(entry, request, context), mode="json")
+        else:
+            # The body is one journaled step, exactly as when the tool runs alone inside the turn.
+            async def step() -> Any:
+                with in_tool_step(entry.name):
+                    return entry.output.dump_python(await call_registered(entry, request, context), mode="json")
+
+            output = await ctx.run_typed(f"tool: {entry.name}", step, restate.RunOptions(serde=_JSON))
         after = entry.context_adapter().dump_python(context, mode="json") if entry.takes_context else None
-        return ToolCallResult(output=entry.output.dump_python(result, mode="json"), context=after)
+        return ToolCallResult(output=output, context=after)
 
     _TOOLS_OBJECT = obj
     return obj

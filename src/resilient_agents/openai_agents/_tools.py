@@ -2,14 +2,16 @@
 
 Private module. How a call runs inside a durable run:
 
-* **Alone in its model response**: one journaled step ``tool: <name>`` in the turn's own journal; the tool
-  gets the live run context.
-* **With other durable tool calls in the same response**: each call is its own invocation
-  ``DurableTools/<name>@<module>.<function>/call`` with its own journal, issued in the model's order
-  (so the turn's journal is the same on every replay) and then running concurrently. The tool gets a
-  snapshot of the run context taken when the model's response arrived; the fields it changes are copied
-  back onto the live context in the model's order once it finishes (so when two parallel tools set the
-  same field, the later call in the model's list wins).
+* **Default, alone in its model response**: the body is one journaled step ``tool: <name>`` of the
+  turn; the tool gets the live run context. Durable actions inside the body are not allowed (Restate
+  steps cannot nest); ``durable_context()`` there raises an error that says so.
+* **Default, with other durable tool calls in the same response**, and **always for
+  ``invocation=True``**: each call is its own invocation ``DurableTools/<name>@<module>.<function>/call``
+  with its own journal (for a default tool, the body is again one step ``tool: <name>`` in it). Calls
+  are issued in the model's order, so the turn's journal is the same on every replay, and then run
+  concurrently. The tool gets a snapshot of the run context taken when the model's response arrived;
+  the fields it changes are copied back onto the live context in the model's order once it finishes
+  (so when two parallel tools set the same field, the later call in the model's list wins).
 
 Outside a durable run it is a plain function tool.
 """
@@ -27,7 +29,7 @@ from agents.tool import ToolErrorFunction
 from agents.tool_context import ToolContext
 
 from ._batch import ToolBatch
-from ._context import RunState, current_run, durable_context
+from ._context import current_run, durable_context, in_tool_step
 from ._serde import TypeAdapterSerde
 from ._settings import RetrySettings
 from ._tool_service import (
@@ -60,6 +62,7 @@ def durable_tool(
     retry: RetrySettings | None = None,
     failure_error_function: ToolErrorFunction | None = None,
     strict_mode: bool = True,
+    invocation: bool = False,
 ) -> Callable[[ToolFunction], FunctionTool]: ...
 
 
@@ -72,15 +75,20 @@ def durable_tool(
     retry: RetrySettings | None = None,
     failure_error_function: ToolErrorFunction | None = None,
     strict_mode: bool = True,
+    invocation: bool = False,
 ) -> FunctionTool | Callable[[ToolFunction], FunctionTool]:
     """Turn a function into an Agents SDK tool whose call is journaled and replay-safe in parallel.
 
     Use it in place of :func:`agents.function_tool` for a tool with a side effect (sending an email,
-    booking a seat, calling a slow or costly API). Inside a durable run the function runs until it
-    succeeds once; its return value is journaled and a replay returns it without calling the function
-    again. The function may itself use :func:`durable_context` for more durable actions (steps, durable
-    sleeps, service calls); several durable tools requested in one model response run concurrently and
-    replay deterministically (see the module docs for how, and what happens to the run context).
+    booking a seat, calling a slow or costly API). Inside a durable run the function's body is one
+    journaled step: it runs until it succeeds once, its return value is journaled, and a replay returns it
+    without calling the function again. Several durable tools requested in one model response run
+    concurrently and replay deterministically (see the module docs for how, and what happens to the run
+    context).
+
+    A tool that needs durable actions of its own (waiting for an approval, durable sleeps, several
+    steps, calls to services) is declared with ``invocation=True``: each call is then its own Restate
+    invocation with its own journal, and its body uses :func:`durable_context` freely.
 
     The return value must be serializable by pydantic (``str``, numbers, ``dict``/``list``, dataclasses,
     pydantic models); annotate the return type so replays rebuild the same type. A run context that a
@@ -96,6 +104,8 @@ def durable_tool(
         failure_error_function: As in :func:`agents.function_tool`: turns a final failure into a message
             for the model. ``None`` keeps the SDK's default.
         strict_mode: As in :func:`agents.function_tool`.
+        invocation: Run every call as its own invocation (``DurableTools/<key>/call``) whose body may
+            use durable actions, instead of as one journaled step of the turn.
 
     Returns:
         A :class:`agents.FunctionTool` (or a decorator producing one, when called with options only).
@@ -103,7 +113,7 @@ def durable_tool(
 
     def decorate(fn: ToolFunction) -> FunctionTool:
         tool_name = name_override or fn.__name__
-        entry = register(tool_name, fn, _return_type(fn))
+        entry = register(tool_name, fn, _return_type(fn), own_invocation=invocation)
         kwargs: dict[str, Any] = {}
         if failure_error_function is not None:
             kwargs["failure_error_function"] = failure_error_function
@@ -145,18 +155,24 @@ def _journaled(entry: RegisteredTool, retry: RetrySettings | None) -> ToolFuncti
         if run is None:
             return await call()
         batch = run.batch
-        if batch is not None and batch.parallel and tool_ctx.tool_call_id in batch:
-            return await _call_as_invocation(entry, run, batch, tool_ctx)
+        in_batch = batch is not None and tool_ctx.tool_call_id in batch
+        if entry.own_invocation or (batch is not None and in_batch and batch.parallel):
+            if batch is None or not in_batch:
+                batch = ToolBatch.create([tool_ctx.tool_call_id], run.context)
+            return await _call_as_invocation(entry, batch, tool_ctx)
         settings = retry or run.settings.tool_retry
-        return await durable_context().run_typed(f"tool: {entry.name}", call, settings.run_options(serde))
+
+        async def step() -> Any:
+            with in_tool_step(entry.name):
+                return await call()
+
+        return await durable_context().run_typed(f"tool: {entry.name}", step, settings.run_options(serde))
 
     _expose_tool_context(wrapper, fn, entry.takes_context)
     return wrapper
 
 
-async def _call_as_invocation(
-    entry: RegisteredTool, run: RunState, batch: ToolBatch, tool_ctx: ToolContext[Any]
-) -> Any:
+async def _call_as_invocation(entry: RegisteredTool, batch: ToolBatch, tool_ctx: ToolContext[Any]) -> Any:
     call_id = tool_ctx.tool_call_id
     snapshot = entry.context_adapter().dump_python(batch.context_snapshot, mode="json") if entry.takes_context else None
     request = ToolCallRequest(call_id=call_id, arguments=tool_ctx.tool_arguments, context=snapshot)
