@@ -9,10 +9,11 @@ import json
 import math
 import os
 import platform
+import re
 import statistics
 from collections.abc import Sequence
 
-from resilient_agents.models import ParsedRequest, Reply
+from resilient_agents.models import ParsedRequest, Reply, ToolCall
 
 AGENT_NAME = "WeatherAgent"
 INSTRUCTIONS = "You are a helpful agent that answers questions about the weather. Use the get_weather tool."
@@ -86,3 +87,53 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+# -- the parallel-tools bench (bench/parallel_tools.py and bench/apps/parallel_tools_app.py) -------------------
+
+PARALLEL_AGENT_NAME = "LookupAgent"
+PARALLEL_INSTRUCTIONS = "You look things up. Use the slow_lookup tool, once per item asked for."
+PARALLEL_CALLS = 5
+"""How many tool calls the model asks for in one response, in the parallel turn."""
+TOOL_MS_ENV = "BENCH_TOOL_MS"
+"""Environment variable that tells the served app how long one ``slow_lookup`` call takes, in milliseconds."""
+DEFAULT_TOOL_MS = 200.0
+
+
+def lookup_question(calls: int) -> str:
+    """The user message that makes :class:`ParallelToolsResponder` ask for ``calls`` lookups in one response."""
+    return f"Look up {calls} item{'s' if calls != 1 else ''}."
+
+
+def lookup_result(index: int) -> str:
+    """What ``slow_lookup(index)`` returns: a token the bench finds in the final answer."""
+    return f"<lookup {index} done>"
+
+
+def tool_seconds_from_env() -> float:
+    """The served app's ``slow_lookup`` duration in seconds, from :data:`TOOL_MS_ENV`."""
+    return float(os.environ.get(TOOL_MS_ENV, DEFAULT_TOOL_MS)) / 1000.0
+
+
+class ParallelToolsResponder:
+    """A stateless model for the parallel-tools turn: ask for N ``slow_lookup`` calls in ONE response, then answer.
+
+    N comes from the user message (:func:`lookup_question`); once the conversation ends with tool outputs it
+    answers with text quoting all of them. Like :class:`WeatherTurnResponder` it needs no queued replies.
+    """
+
+    def respond(self, request: ParsedRequest) -> Reply:
+        """Answer one model request.
+
+        Args:
+            request: The parsed request.
+
+        Returns:
+            N ``slow_lookup`` calls for a fresh question, a text answer quoting every tool output otherwise.
+        """
+        outputs = request.trailing_tool_outputs()
+        if outputs:
+            return Reply.say("Results: " + " ".join(o.text for o in outputs))
+        match = re.search(r"(\d+) item", request.last_user_text or "")
+        calls = int(match.group(1)) if match else 1
+        return Reply.calls(*(ToolCall("slow_lookup", {"index": i}) for i in range(calls)))

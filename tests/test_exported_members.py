@@ -12,6 +12,8 @@ PUBLIC_PACKAGES = [
     "resilient_agents.engine",
     "resilient_agents.models",
     "resilient_agents.testing",
+    "resilient_agents.approvals",
+    "resilient_agents.loop",
 ]
 
 

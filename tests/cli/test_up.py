@@ -45,6 +45,15 @@ class UpProcess:
 
 @pytest.fixture
 def up(tmp_path: Path) -> Iterator[UpProcess]:
+    yield from _up(tmp_path, "weather")
+
+
+@pytest.fixture
+def up_airline(tmp_path: Path) -> Iterator[UpProcess]:
+    yield from _up(tmp_path, "airline")
+
+
+def _up(tmp_path: Path, app: str) -> Iterator[UpProcess]:
     used: set[int] = set()
     ports = []
     for _ in range(4):
@@ -54,7 +63,7 @@ def up(tmp_path: Path) -> Iterator[UpProcess]:
     ingress_port, admin_port, node_port, service_port = ports
     env = {**os.environ, "WEATHER_API_DELAY": "0.5", "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "resilient_agents", "up", "--app", "weather", "--data-dir", str(tmp_path / "data"),
+        [sys.executable, "-m", "resilient_agents", "up", "--app", app, "--data-dir", str(tmp_path / "data"),
          "--ingress-port", str(ingress_port), "--admin-port", str(admin_port), "--node-port", str(node_port),
          "--service-port", str(service_port)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -145,3 +154,17 @@ def test_ctrl_c_stops_everything(up: UpProcess) -> None:
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     assert not (up.data_dir / "up.json").exists()
+
+
+def test_up_airline_seed_conversations_through_chat(up_airline: UpProcess, capsys: pytest.CaptureFixture[str]) -> None:
+    def chat(session: str, text: str) -> str:
+        assert main(["chat", "--app", "airline", "--ingress", up_airline.ingress, "--session", session, text]) == 0
+        return capsys.readouterr().out
+
+    assert "AB4568" in chat("alice", "can you send me an invoice for booking AB4568?")
+    assert "confirmation number" in chat("bob", "can you change my seat to 10b?").lower()
+    assert "10B" in chat("bob", "5666")
+    assert main(["sessions", "show", "airline", "bob", "--ingress", up_airline.ingress]) == 0
+    shown = capsys.readouterr().out
+    assert "Seat Booking Agent" in shown and "5666" in shown
+    assert main(["chat", "--app", "airline", "--ingress", up_airline.ingress, "hello"]) == 2  # No --session.

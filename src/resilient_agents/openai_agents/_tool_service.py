@@ -208,10 +208,14 @@ def _default_tool_retry_policy() -> restate.InvocationRetryPolicy:
 
 
 def durable_app(services: list[restate.Service | restate.VirtualObject | restate.Workflow], **kwargs: Any) -> Any:
-    """``restate.app`` with the ``DurableTools`` object added: serve this from your deployment.
+    """``restate.app`` with the ``DurableTools`` and ``Approvals`` objects added: serve this from your deployment.
 
     Args:
         services: Your services, objects and workflows.
         **kwargs: Passed to :func:`restate.app` (e.g. ``identity_keys``).
     """
-    return restate.app(services=[*services, tools_object()], **kwargs)
+    from resilient_agents.approvals import approvals_object
+
+    extra = [tools_object(), approvals_object()]
+    given = {id(service) for service in services}
+    return restate.app(services=[*services, *(obj for obj in extra if id(obj) not in given)], **kwargs)
