@@ -66,7 +66,7 @@ def approval_timeout() -> timedelta:
 async def _decide(ctx: restate.WorkflowContext, application: LoanApplication, amount: str) -> ApprovalDecision:
     if application.amount <= AUTO_APPROVE_LIMIT:
         return ApprovalDecision(
-            approved=True, by="automatic approval", note=f"up to {AUTO_APPROVE_LIMIT:,.0f} {CURRENCY}"
+            approved=True, by="our automatic check", note=f"up to {AUTO_APPROVE_LIMIT:,.0f} {CURRENCY}"
         )
     return await await_workflow_approval(
         ctx,

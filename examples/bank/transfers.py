@@ -93,5 +93,5 @@ async def transfer(ctx: restate.Context, order: TransferOrder) -> dict[str, Any]
         "amount": amount,
         "to": recipient,
         "clearing": cleared,
-        "balance": receipt["balance"],
+        "new_balance": receipt["balance"],
     }

@@ -12,7 +12,15 @@ one Restate invocation:
   and a replay meets the same journal entries in the same order. Multi-step tools belong in service handlers;
 * handoffs switch the answering agent; a max-turns guard stops runaway loops;
 * the history and the current agent live in the session object's state, readable by its shared ``history``
-  handler while a turn runs.
+  handler while a turn runs;
+* **interrupts**: a message sent to the session's shared ``interrupt`` handler cancels the running turn (the
+  journal shows the cancellation; finished tool outputs are kept, unfinished calls get an "interrupted" output)
+  and starts a new turn that sees both messages;
+* **sagas**: a multi-step tool is a service handler that registers compensations with a :class:`Saga`; a
+  terminal failure of a later step runs them in reverse, each once, and the tool's error tells the model what
+  was undone;
+* **reminders**: a :func:`delayed_send_tool` to the session's ``remind`` handler adds a :class:`Reminder` to
+  the conversation later, even if the service restarted in between.
 
 **Identity bound to the session**: :func:`object_tool` calls the Virtual Object with the SESSION's key. The key
 is not part of the tool's schema, and arguments a tool does not declare are rejected, so the model cannot make
@@ -29,7 +37,11 @@ from ._anthropic_client import AnthropicClient
 from ._client import ModelClient
 from ._errors import MaxTurnsExceededError
 from ._openai_clients import OpenAIChatClient, OpenAIResponsesClient
-from ._session import SESSION_STATE_KEY, ClientSource, loop_agent_service, loop_session_object
+from ._registry import ClientSource
+from ._saga import CompensatedError, Compensation, Saga
+from ._serde import PydanticSerde
+from ._service import loop_agent_service
+from ._session import RUNNING_TURN_KEY, SESSION_STATE_KEY, loop_session_object
 from ._settings import LoopSettings, ModelSettings, StepRetry
 from ._tools import (
     AgentTool,
@@ -43,6 +55,7 @@ from ._tools import (
     loop_tool,
     object_tool,
     service_tool,
+    unique_key,
     workflow_tool,
 )
 from ._types import (
@@ -50,6 +63,7 @@ from ._types import (
     SESSION_SCHEMA_VERSION,
     ChatMessage,
     ModelTurn,
+    Reminder,
     SessionSnapshot,
     ToolCallRequest,
     ToolDefinition,
@@ -57,12 +71,15 @@ from ._types import (
 
 __all__ = [
     "MODEL_TURN_SCHEMA_VERSION",
+    "RUNNING_TURN_KEY",
     "SESSION_SCHEMA_VERSION",
     "SESSION_STATE_KEY",
     "AgentTool",
     "AnthropicClient",
     "ChatMessage",
     "ClientSource",
+    "CompensatedError",
+    "Compensation",
     "DelayedSendTool",
     "FunctionTool",
     "HandlerTool",
@@ -74,6 +91,9 @@ __all__ = [
     "ModelTurn",
     "OpenAIChatClient",
     "OpenAIResponsesClient",
+    "PydanticSerde",
+    "Reminder",
+    "Saga",
     "SessionSnapshot",
     "StepRetry",
     "Tool",
@@ -88,5 +108,6 @@ __all__ = [
     "loop_tool",
     "object_tool",
     "service_tool",
+    "unique_key",
     "workflow_tool",
 ]

@@ -1,62 +1,123 @@
-"""Serving agents: a session Virtual Object and a stateless agent service. Private module."""
+"""Serving agents as a session: a Virtual Object keyed by session id. Private module.
+
+Handlers of a session object named ``S``:
+
+* ``message`` (exclusive): one user message, one durable turn. A new message waits until the running turn ends.
+* ``interrupt`` (shared): a user message that cannot wait. It cancels the running turn (if any) and then runs as
+  ``message``; the new turn sees the interrupted turn's history, so nothing is lost.
+* ``remind`` (exclusive): adds ``Reminder: <text>`` to the history; the target of delayed sends (reminders).
+* ``history`` (shared): the :class:`SessionSnapshot`, readable while a turn runs.
+
+The running turn's invocation id is kept under :data:`RUNNING_TURN_KEY` so that ``interrupt`` knows what to cancel.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TypeAlias
+import json
+from collections.abc import Sequence
 
 import restate
 
 from ._agent import LoopAgent
-from ._client import ModelClient
 from ._input import RawBytes, parse_user_message
+from ._phases._interrupt import close_open_calls, is_cancellation
 from ._phases._outcome import TurnState
+from ._registry import ClientSource, LazyClient, agent_registry
 from ._runner import run_turn
 from ._serde import PydanticSerde
 from ._settings import LoopSettings, default_retry_policy
-from ._types import ChatMessage, SessionSnapshot
+from ._types import ChatMessage, Reminder, SessionSnapshot
 
 SESSION_STATE_KEY = "session"
 """The state key under which a session object stores its :class:`SessionSnapshot`."""
 
-ClientSource: TypeAlias = ModelClient | Callable[[], ModelClient]
-"""A model client, or a function making one (called once, on first use, inside the serving process)."""
+RUNNING_TURN_KEY = "running_turn"
+"""The state key holding the invocation id of the turn that is running (absent when none is)."""
 
 _SNAPSHOT_SERDE: PydanticSerde[SessionSnapshot] = PydanticSerde(SessionSnapshot)
 
 
-def _registry(agents: Sequence[LoopAgent], start_agent: str) -> dict[str, LoopAgent]:
-    registry: dict[str, LoopAgent] = {}
-    for agent in agents:
-        if agent.name in registry:
-            raise ValueError(f"two agents are named {agent.name!r}; agent names must be unique")
-        registry[agent.name] = agent
-    if start_agent not in registry:
-        raise ValueError(f"start_agent {start_agent!r} is not one of the agents {sorted(registry)}")
-    for agent in agents:
-        unknown = [target for target in agent.handoffs if target not in registry]
-        if unknown:
-            raise ValueError(f"agent {agent.name!r} hands off to unknown agents {unknown}; add them to `agents`")
-    return registry
-
-
-class _LazyClient:
-    """Resolves a :data:`ClientSource` once, when the first turn needs it (not at import time)."""
-
-    def __init__(self, source: ClientSource) -> None:
-        self._source = source
-        self._client: ModelClient | None = source if isinstance(source, ModelClient) else None
-
-    def get(self) -> ModelClient:
-        if self._client is None:
-            factory = self._source
-            assert callable(factory)
-            self._client = factory()
-        return self._client
-
-
 def _snapshot(state: TurnState, *, running: bool) -> SessionSnapshot:
     return SessionSnapshot(current_agent=state.agent.name, history=list(state.history), turn_running=running)
+
+
+async def _mark_interrupted(ctx: restate.ObjectContext, state: TurnState) -> None:
+    """Journal a named step ``interrupted``, so the Restate UI shows where and why the turn stopped."""
+    note = f"turn cancelled after {state.llm_calls} model call(s); the next turn continues from here"
+
+    async def describe() -> str:
+        return note
+
+    await ctx.run_typed("interrupted", describe)
+
+
+class _Session:
+    """The handlers' shared configuration; each handler is a small method."""
+
+    def __init__(
+        self, name: str, agents: Sequence[LoopAgent], start_agent: str, client: ClientSource, cfg: LoopSettings
+    ) -> None:
+        self.name = name
+        self.registry = agent_registry(agents, start_agent)
+        self.start_agent = start_agent
+        self.models = LazyClient(client)
+        self.cfg = cfg
+
+    async def load(self, ctx: restate.ObjectContext | restate.ObjectSharedContext) -> SessionSnapshot:
+        stored = await ctx.get(SESSION_STATE_KEY, serde=_SNAPSHOT_SERDE)
+        return stored or SessionSnapshot(current_agent=self.start_agent)
+
+    async def message(self, ctx: restate.ObjectContext, body: bytes) -> str:
+        text = parse_user_message(body, self.cfg.max_message_chars, f"{self.name}/{ctx.key()}/message")
+        snapshot = await self.load(ctx)
+        state = TurnState(
+            agents=self.registry,
+            # An agent that a newer deployment removed cannot answer: start over at the start agent.
+            agent=self.registry.get(snapshot.current_agent, self.registry[self.start_agent]),
+            history=[*snapshot.history, ChatMessage(role="user", text=text)],
+            client=self.models.get(),
+            settings=self.cfg,
+            session_key=ctx.key(),
+            invocation_id=ctx.request().id,
+        )
+
+        async def checkpoint(current: TurnState) -> None:
+            ctx.set(SESSION_STATE_KEY, _snapshot(current, running=True), serde=_SNAPSHOT_SERDE)
+
+        ctx.set(RUNNING_TURN_KEY, state.invocation_id)
+        await checkpoint(state)
+        try:
+            answer = await run_turn(ctx, state, checkpoint)
+        except restate.TerminalError as error:
+            if not is_cancellation(error):
+                # The turn failed for good (e.g. the max-turns guard): keep what happened, mark the turn over.
+                self._finish(ctx, state)
+                raise
+            # Interrupted: keep the history consistent (every tool call answered) for the next turn.
+            close_open_calls(state)
+            await _mark_interrupted(ctx, state)
+            answer = self.cfg.interrupted_message
+        self._finish(ctx, state)
+        return answer
+
+    def _finish(self, ctx: restate.ObjectContext, state: TurnState) -> None:
+        ctx.set(SESSION_STATE_KEY, _snapshot(state, running=False), serde=_SNAPSHOT_SERDE)
+        ctx.clear(RUNNING_TURN_KEY)
+
+    async def interrupt(self, ctx: restate.ObjectSharedContext, body: bytes) -> str:
+        parse_user_message(body, self.cfg.max_message_chars, f"{self.name}/{ctx.key()}/interrupt")  # Fail early.
+        running = await ctx.get(RUNNING_TURN_KEY, type_hint=str)
+        if running:
+            ctx.cancel_invocation(running)  # Journaled: the interrupting invocation shows what it cancelled.
+        # The new turn queues behind the cancelled one, which ends at its next durable await.
+        answer = await ctx.generic_call(self.name, "message", body, key=ctx.key())
+        text = json.loads(answer)
+        return text if isinstance(text, str) else json.dumps(text)
+
+    async def remind(self, ctx: restate.ObjectContext, reminder: Reminder) -> None:
+        snapshot = await self.load(ctx)
+        snapshot.history.append(ChatMessage(role="assistant", text=f"Reminder: {reminder.text}"))
+        ctx.set(SESSION_STATE_KEY, snapshot, serde=_SNAPSHOT_SERDE)
 
 
 def loop_session_object(
@@ -75,7 +136,12 @@ def loop_session_object(
 
     * ``message`` (exclusive): a user message (JSON string) in, the answer out. One durable turn: every model
       call is a journaled step ``llm: <agent> #<n>``, tools are journaled actions, the history and the current
-      agent are written to the object's state after every phase.
+      agent are written to the object's state after every phase. A message sent while a turn runs waits.
+    * ``interrupt`` (shared): like ``message``, but first cancels the running turn. The cancelled turn keeps
+      what it did (finished tool outputs stay, unfinished tool calls get an "interrupted" output) and answers
+      :attr:`LoopSettings.interrupted_message`; the new turn sees both messages.
+    * ``remind`` (exclusive): a :class:`Reminder` in; adds ``Reminder: <text>`` to the history. The target of
+      reminder tools (:func:`delayed_send_tool` with ``handler="remind"``).
     * ``history`` (shared): the :class:`SessionSnapshot` (history, current agent, whether a turn is running);
       readable while a turn runs.
 
@@ -96,100 +162,27 @@ def loop_session_object(
     Raises:
         ValueError: If agent names repeat, ``start_agent`` is unknown, or a handoff names an unknown agent.
     """
-    registry = _registry(agents, start_agent)
-    cfg = settings or LoopSettings()
-    models = _LazyClient(client)
-    session = restate.VirtualObject(
+    session = _Session(name, agents, start_agent, client, settings or LoopSettings())
+    obj = restate.VirtualObject(
         name,
         description=description or f"Agent session keyed by session id: POST a JSON string to /{name}/<id>/message.",
         invocation_retry_policy=retry_policy or default_retry_policy(),
     )
 
-    @session.handler(name="message", input_serde=RawBytes(), accept="*/*")
+    @obj.handler(name="message", input_serde=RawBytes(), accept="*/*")
     async def message(ctx: restate.ObjectContext, body: bytes) -> str:
-        text = parse_user_message(body, cfg.max_message_chars, f"{name}/{ctx.key()}/message")
-        stored = await ctx.get(SESSION_STATE_KEY, serde=_SNAPSHOT_SERDE)
-        snapshot = stored or SessionSnapshot(current_agent=start_agent)
-        state = TurnState(
-            agents=registry,
-            # An agent that a newer deployment removed cannot answer: start over at the start agent.
-            agent=registry.get(snapshot.current_agent, registry[start_agent]),
-            history=[*snapshot.history, ChatMessage(role="user", text=text)],
-            client=models.get(),
-            settings=cfg,
-            session_key=ctx.key(),
-        )
+        return await session.message(ctx, body)
 
-        async def checkpoint(current: TurnState) -> None:
-            ctx.set(SESSION_STATE_KEY, _snapshot(current, running=True), serde=_SNAPSHOT_SERDE)
+    @obj.handler(name="interrupt", kind="shared", input_serde=RawBytes(), accept="*/*")
+    async def interrupt(ctx: restate.ObjectSharedContext, body: bytes) -> str:
+        return await session.interrupt(ctx, body)
 
-        await checkpoint(state)
-        try:
-            answer = await run_turn(ctx, state, checkpoint)
-        except restate.TerminalError:
-            # The turn failed for good (e.g. the max-turns guard): keep what happened, mark the turn over.
-            ctx.set(SESSION_STATE_KEY, _snapshot(state, running=False), serde=_SNAPSHOT_SERDE)
-            raise
-        ctx.set(SESSION_STATE_KEY, _snapshot(state, running=False), serde=_SNAPSHOT_SERDE)
-        return answer
+    @obj.handler(name="remind")
+    async def remind(ctx: restate.ObjectContext, reminder: Reminder) -> None:
+        await session.remind(ctx, reminder)
 
-    @session.handler(name="history", kind="shared", output_serde=_SNAPSHOT_SERDE)
+    @obj.handler(name="history", kind="shared", output_serde=_SNAPSHOT_SERDE)
     async def history(ctx: restate.ObjectSharedContext) -> SessionSnapshot:
-        stored = await ctx.get(SESSION_STATE_KEY, serde=_SNAPSHOT_SERDE)
-        return stored or SessionSnapshot(current_agent=start_agent)
+        return await session.load(ctx)
 
-    return session
-
-
-def loop_agent_service(
-    name: str,
-    agents: Sequence[LoopAgent],
-    start_agent: str,
-    client: ClientSource,
-    *,
-    settings: LoopSettings | None = None,
-    retry_policy: restate.InvocationRetryPolicy | None = None,
-    description: str | None = None,
-) -> restate.Service:
-    """Build a stateless agent service: ``run`` takes one message (JSON string) and answers it in one turn.
-
-    Use it for remote agents that other agents call as tools (:func:`agent_tool`); each call has its own
-    journal. There is no session, so :func:`object_tool` tools cannot be used here.
-
-    Args:
-        name: The Restate service name (``POST /<name>/run``).
-        agents: Every agent (handoff targets included).
-        start_agent: The agent answering the message.
-        client: The model client, or a function making one in the serving process.
-        settings: Loop settings.
-        retry_policy: How the engine retries an invocation whose attempt failed; a fast policy by default.
-        description: Shown in the Restate UI.
-
-    Returns:
-        The service; bind it into a ``restate.app``.
-
-    Raises:
-        ValueError: If agent names repeat, ``start_agent`` is unknown, or a handoff names an unknown agent.
-    """
-    registry = _registry(agents, start_agent)
-    cfg = settings or LoopSettings()
-    models = _LazyClient(client)
-    service = restate.Service(
-        name,
-        description=description or f"Stateless agent {start_agent!r}: POST a JSON string to /{name}/run.",
-        invocation_retry_policy=retry_policy or default_retry_policy(),
-    )
-
-    @service.handler(name="run", input_serde=RawBytes(), accept="*/*")
-    async def run(ctx: restate.Context, body: bytes) -> str:
-        text = parse_user_message(body, cfg.max_message_chars, f"{name}/run")
-        state = TurnState(
-            agents=registry,
-            agent=registry[start_agent],
-            history=[ChatMessage(role="user", text=text)],
-            client=models.get(),
-            settings=cfg,
-        )
-        return await run_turn(ctx, state)
-
-    return service
+    return obj

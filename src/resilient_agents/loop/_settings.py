@@ -85,6 +85,10 @@ class LoopSettings:
     """Default retries of function tools (a tool can set its own)."""
     max_send_delay: timedelta = timedelta(days=30)
     """Longest delay a model may ask of a delayed-send tool."""
+    interrupted_message: str = (
+        "Interrupted: a newer message arrived before this turn finished; the turn of that message answers both."
+    )
+    """The answer of a turn that was cancelled (interrupted); it is not added to the history."""
 
     def __post_init__(self) -> None:
         if self.max_turns < 1:

@@ -100,3 +100,12 @@ class SessionSnapshot(BaseModel):
     """The conversation, oldest first."""
     turn_running: bool = False
     """Whether a turn was in progress when this snapshot was written."""
+
+
+class Reminder(BaseModel):
+    """The input of a session's ``remind`` handler: a reminder (or any notice) to add to the conversation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(description="What to remind the customer of, in plain words.")
+    """What to remind the customer of; stored in the history as ``Reminder: <text>``."""

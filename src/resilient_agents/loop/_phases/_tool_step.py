@@ -5,14 +5,21 @@ started in tool-call order without awaiting in between, so their journal entries
 on every run and every replay; then the batch is awaited together with ``restate.gather`` (the actions run
 concurrently) and the outputs are appended in call order. A tool's terminal failure becomes its output
 (``error: ...``) so the model can react; transient failures are retried by Restate inside the action.
+
+When the turn is cancelled (interrupted by a newer message) while the batch runs, the outputs of the calls
+that finished are kept and the others get an "interrupted" output; then the cancellation propagates.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import restate
+from restate.server_context import ServerDurableFuture
 
 from .._tools import Pending, Ready, ToolContext, ToolStart
 from .._types import ChatMessage, ToolCallRequest
+from ._interrupt import INTERRUPTED_OUTPUT, is_cancellation
 from ._outcome import TurnState
 
 
@@ -21,15 +28,29 @@ def _start(ctx: restate.Context, state: TurnState, call: ToolCallRequest) -> Too
     if tool is None:
         offered = ", ".join(repr(t.name) for t in state.agent.tools) or "none"
         return Ready(f"error: there is no tool {call.name!r}; the tools are: {offered}")
-    tool_ctx = ToolContext(session_key=state.session_key, agent=state.agent.name, call_id=call.call_id)
+    tool_ctx = ToolContext(
+        session_key=state.session_key,
+        agent=state.agent.name,
+        call_id=call.call_id,
+        invocation_id=state.invocation_id,
+    )
     return tool.start(ctx, call, tool_ctx, state.settings)
 
 
-async def _output(start: ToolStart) -> str:
+def _is_completed(future: restate.RestateDurableFuture[Any]) -> bool:
+    """Whether the action already finished (only futures of the server context know; others count as not)."""
+    if not isinstance(future, ServerDurableFuture):
+        return False
+    return bool(future.is_completed())  # type: ignore[no-untyped-call]  # The SDK leaves this method unannotated.
+
+
+async def _output(start: ToolStart, *, interrupted: bool = False) -> str:
     match start:
         case Ready(text):
             return text
         case Pending(future, decode):
+            if interrupted and not _is_completed(future):
+                return INTERRUPTED_OUTPUT
             try:
                 return decode(await future)
             except restate.TerminalError as error:
@@ -48,10 +69,22 @@ async def run_tools(ctx: restate.Context, state: TurnState, calls: tuple[ToolCal
         return
     starts = [_start(ctx, state, call) for call in calls]  # No await in between: journal order = call order.
     pending = [start.future for start in starts if isinstance(start, Pending)]
-    if pending:
-        await restate.gather(*pending)
+    try:
+        if pending:
+            await restate.gather(*pending)
+    except restate.TerminalError as error:
+        if not is_cancellation(error):
+            raise
+        await _append_outputs(state, calls, starts, interrupted=True)
+        raise
+    await _append_outputs(state, calls, starts, interrupted=False)
+
+
+async def _append_outputs(
+    state: TurnState, calls: tuple[ToolCallRequest, ...], starts: list[ToolStart], *, interrupted: bool
+) -> None:
     for call, start in zip(calls, starts, strict=True):
-        text = await _output(start)
+        text = await _output(start, interrupted=interrupted)
         state.append(
             ChatMessage(role="tool", text=text, call_id=call.call_id, tool_name=call.name, agent=state.agent.name)
         )

@@ -19,7 +19,7 @@ from typing import TypeAlias
 from ._base import Pending, Ready, ToolContext, ToolStart
 from ._delayed_send import DelayedSendTool, delayed_send_tool
 from ._function import FunctionTool, loop_tool
-from ._handler import HandlerTool, TargetKind, WorkflowKey, object_tool, service_tool, workflow_tool
+from ._handler import HandlerTool, TargetKind, WorkflowKey, object_tool, service_tool, unique_key, workflow_tool
 from ._remote_agent import AgentTool, agent_tool
 
 Tool: TypeAlias = FunctionTool | HandlerTool | AgentTool | DelayedSendTool
@@ -42,5 +42,6 @@ __all__ = [
     "loop_tool",
     "object_tool",
     "service_tool",
+    "unique_key",
     "workflow_tool",
 ]

@@ -30,6 +30,9 @@ class ToolContext:
     """The name of the agent whose model called the tool."""
     call_id: str
     """The model's id of this tool call (journaled, so stable across replays)."""
+    invocation_id: str = ""
+    """The Restate invocation id of the turn; with :attr:`call_id` it names this call uniquely (e.g. in
+    :func:`~resilient_agents.loop.unique_key`)."""
 
 
 class _TextSerde(Serde[str]):

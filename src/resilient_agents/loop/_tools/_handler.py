@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from collections.abc import Callable
 from typing import Any, Literal, TypeAlias
@@ -159,6 +160,7 @@ def workflow_tool(
     description: str,
     input_model: type[BaseModel] | None = None,
     key: WorkflowKey | None = None,
+    session_key_field: str | None = None,
 ) -> HandlerTool:
     """A tool that calls a Workflow's handler durably; the loop (not the model) computes the workflow key.
 
@@ -169,9 +171,27 @@ def workflow_tool(
         description: What the tool does, for the model.
         input_model: The handler's input, filled by the model.
         key: Computes the workflow key from the :class:`ToolContext` and the validated input (e.g.
-            ``lambda tc, args: f"{tc.session_key}-{tc.call_id}"``); ``None`` uses the session key.
+            ``lambda tc, args: unique_key(tc, "loan")``); ``None`` uses the session key.
+        session_key_field: If set, the loop adds the session key under this name (hidden from the model).
 
     Returns:
         The tool.
     """
-    return HandlerTool(name, description, workflow, handler, "workflow", input_model, None, key)
+    return HandlerTool(name, description, workflow, handler, "workflow", input_model, session_key_field, key)
+
+
+def unique_key(tool_ctx: ToolContext, prefix: str) -> str:
+    """A key that names one tool call uniquely and stays the same on replay, e.g. ``loan-alice-3f9a2c0b1d``.
+
+    Made from the session key and a short hash of the turn's invocation id and the call id, so two calls never
+    share a workflow, while a retried or replayed call reuses its own.
+
+    Args:
+        tool_ctx: The call's context.
+        prefix: Starts the key (e.g. ``"loan"``).
+
+    Returns:
+        The key.
+    """
+    digest = hashlib.sha256(f"{tool_ctx.invocation_id}/{tool_ctx.call_id}".encode()).hexdigest()[:10]
+    return "-".join(part for part in (prefix, tool_ctx.session_key, digest) if part)
