@@ -68,7 +68,7 @@ async def transfer(ctx: restate.Context, order: TransferOrder) -> dict[str, Any]
     if sender == recipient:
         raise restate.TerminalError("a transfer needs a recipient other than the sender", status_code=400)
     amount = f"{money(cents)} {CURRENCY}"
-    async with Saga(ctx) as saga:
+    async with Saga() as saga:
         out = Movement(amount_cents=cents, category="transfer", description=f"Transfer to {recipient}: {order.memo}")
         receipt = await ctx.object_call(withdraw, key=sender, arg=out)
         refund = Movement(amount_cents=cents, category="refund", description=f"Refund of transfer to {recipient}")

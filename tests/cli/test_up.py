@@ -53,6 +53,11 @@ def up_airline(tmp_path: Path) -> Iterator[UpProcess]:
     yield from _up(tmp_path, "airline")
 
 
+@pytest.fixture
+def up_bank(tmp_path: Path) -> Iterator[UpProcess]:
+    yield from _up(tmp_path, "bank")
+
+
 def _up(tmp_path: Path, app: str) -> Iterator[UpProcess]:
     used: set[int] = set()
     ports = []
@@ -168,3 +173,15 @@ def test_up_airline_seed_conversations_through_chat(up_airline: UpProcess, capsy
     shown = capsys.readouterr().out
     assert "Seat Booking Agent" in shown and "5666" in shown
     assert main(["chat", "--app", "airline", "--ingress", up_airline.ingress, "hello"]) == 2  # No --session.
+
+
+def test_up_bank_seed_requests_through_chat(up_bank: UpProcess, capsys: pytest.CaptureFixture[str]) -> None:
+    def chat(text: str) -> str:
+        assert main(["chat", "--app", "bank", "--ingress", up_bank.ingress, "--session", "alice", text]) == 0
+        return capsys.readouterr().out
+
+    summary = httpx.post(f"{up_bank.ingress}/Account/alice/summary", timeout=30)
+    assert summary.status_code == 200, summary.text
+    assert "balance" in chat("how much is my balance?").lower()
+    assert "gambling" in chat("how much did I spend on gambling last month?").lower()
+    assert "loan" in chat("give me an overview of my outstanding loans and credit").lower()

@@ -25,7 +25,7 @@ from resilient_agents.engine import (
 )
 from resilient_agents.models import DemoModel, ModelServer
 
-from ._apps import AppInfo, load_demo_rules
+from ._apps import AppInfo, load_demo_rules, load_demo_templates
 
 STATE_FILE = "up.json"
 T = TypeVar("T")
@@ -101,7 +101,7 @@ class Stack:
         has_key = bool(os.environ.get("OPENAI_API_KEY") or os.environ.get("ANTHROPIC_API_KEY"))
         if opts.offline or not has_key:
             self.model_server = ModelServer(
-                DemoModel(rules=load_demo_rules(opts.app), answer_templates=opts.app.demo_templates)
+                DemoModel(rules=load_demo_rules(opts.app), answer_templates=load_demo_templates(opts.app))
             )
             server = self.model_server
             self._step("offline demo model", lambda: server.start())

@@ -40,7 +40,7 @@ class Saga:
 
     Example:
         >>> async def transfer(ctx: restate.Context, order: Order) -> str:  # doctest: +SKIP
-        ...     async with Saga(ctx) as saga:
+        ...     async with Saga() as saga:
         ...         await ctx.object_call(withdraw, key=order.source, arg=order.amount)
         ...         saga.add("refund the source", lambda: ctx.object_call(deposit, key=order.source, arg=order.amount))
         ...         await ctx.object_call(deposit, key=order.target, arg=order.amount)
@@ -53,13 +53,7 @@ class Saga:
     transient one that Restate retries) leaves them registered, because the retry replays the journal.
     """
 
-    def __init__(self, ctx: restate.Context) -> None:
-        """Start an empty saga.
-
-        Args:
-            ctx: The handler's Restate context (kept for symmetry and future journaled bookkeeping).
-        """
-        self._ctx = ctx
+    def __init__(self) -> None:
         self._entries: list[_Entry] = []
 
     def add(self, name: str, compensation: Compensation) -> None:

@@ -48,7 +48,12 @@ async def _mark_interrupted(ctx: restate.ObjectContext, state: TurnState) -> Non
     async def describe() -> str:
         return note
 
-    await ctx.run_typed("interrupted", describe)
+    try:
+        await ctx.run_typed("interrupted", describe)
+    except restate.TerminalError as error:
+        if not is_cancellation(error):
+            raise
+        # Cancelled once more while noting the first cancellation: the turn is over all the same.
 
 
 class _Session:
@@ -74,12 +79,15 @@ class _Session:
             agents=self.registry,
             # An agent that a newer deployment removed cannot answer: start over at the start agent.
             agent=self.registry.get(snapshot.current_agent, self.registry[self.start_agent]),
-            history=[*snapshot.history, ChatMessage(role="user", text=text)],
+            history=list(snapshot.history),
             client=self.models.get(),
             settings=self.cfg,
             session_key=ctx.key(),
             invocation_id=ctx.request().id,
         )
+        # A turn that ended without answering its tool calls (e.g. cancelled twice) must not break this one.
+        close_open_calls(state)
+        state.append(ChatMessage(role="user", text=text))
 
         async def checkpoint(current: TurnState) -> None:
             ctx.set(SESSION_STATE_KEY, _snapshot(current, running=True), serde=_SNAPSHOT_SERDE)

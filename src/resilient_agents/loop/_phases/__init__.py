@@ -4,5 +4,6 @@
 * :mod:`._resolve` decides what the model's answer means: a final answer, tool calls, or a handoff.
 * :mod:`._tool_step` runs one batch of tool calls concurrently and deterministically.
 * :mod:`._handoff` switches the answering agent.
+* :mod:`._interrupt` recognises a cancellation and closes the tool calls it left unanswered.
 * :mod:`._outcome` holds the small dataclasses passed between them.
 """

@@ -1,0 +1,50 @@
+"""Fixtures of the bank example's tests: the bank app served on the real engine."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from examples.bank.data import AccountData
+
+from resilient_agents.testing import AgentTestEnv
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def bank_env(tmp_path: Path) -> Iterator[Callable[..., AgentTestEnv]]:
+    """Factory for environments serving ``examples.bank.agent:app`` (scripted model unless ``model=`` is given)."""
+    envs: list[AgentTestEnv] = []
+
+    def make(*, env: dict[str, str] | None = None, **kwargs: Any) -> AgentTestEnv:
+        # LOOP_ALWAYS_REPLAY=1 runs them with an always-replay engine (hunts non-determinism), as in tests/loop.
+        kwargs.setdefault("always_replay", os.environ.get("LOOP_ALWAYS_REPLAY") == "1")
+        made = AgentTestEnv(
+            "examples.bank.agent:app", tmp_path / f"env{len(envs)}", env=env, pythonpath=[ROOT], **kwargs
+        )
+        envs.append(made)
+        return made.start()
+
+    yield make
+    for made in envs:
+        made.stop()
+
+
+def account(env: AgentTestEnv, customer: str) -> AccountData:
+    """The customer's account data, read through the Account object's shared ``summary`` handler."""
+    response = httpx.post(f"{env.engine.ingress_url}/Account/{customer}/summary", timeout=30)
+    assert response.status_code == 200, response.text
+    return AccountData.model_validate_json(response.content)
+
+
+def history(env: AgentTestEnv, customer: str) -> dict[str, Any]:
+    """The customer's session snapshot."""
+    response = httpx.post(f"{env.engine.ingress_url}/BankSession/{customer}/history", timeout=30)
+    assert response.status_code == 200, response.text
+    snapshot: dict[str, Any] = response.json()
+    return snapshot
