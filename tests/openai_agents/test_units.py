@@ -82,7 +82,8 @@ def test_connection_errors_are_retried_and_sdk_usage_errors_are_terminal() -> No
     request = httpx.Request("POST", "http://127.0.0.1/v1/responses")
     assert isinstance(classify_model_error(openai.APIConnectionError(request=request)), RetryableError)
     assert isinstance(classify_model_error(UserError("bad tool")), TerminalAgentError)
-    unknown = ValueError("garbled")
+    assert isinstance(classify_model_error(ValueError("garbled JSON")), RetryableError)  # An unreadable body.
+    unknown = RuntimeError("surprise")
     assert classify_model_error(unknown) is unknown  # Unknown failures are retried by Restate as they are.
 
 

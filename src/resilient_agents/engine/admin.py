@@ -151,7 +151,9 @@ def wait_healthy(
     alive: Callable[[], bool] | None = None,
     interval: float = 0.05,
 ) -> float:
-    """Wait until the admin API (``GET /health``) and the ingress (``GET /restate/health``) answer 200.
+    """Wait until the admin API (``GET /health``) and the ingress (``GET /restate/health``) answer 200,
+    and the introspection tables answer a query (on a new data dir the partition processor comes up a
+    moment after the health checks pass; a query then failed with "node lookup for partition 0 failed").
 
     Args:
         admin_url: The admin API base URL.
@@ -185,7 +187,14 @@ def wait_healthy(
                         pending = True
                         break
                 if not pending:
-                    return time.monotonic() - started
+                    probe = client.post(
+                        f"{admin_url.rstrip('/')}/query",
+                        json={"query": "SELECT id FROM sys_invocation LIMIT 1"},
+                        headers={"accept": "application/json"},
+                    )
+                    if probe.status_code == 200:
+                        return time.monotonic() - started
+                    last = f"POST /query -> HTTP {probe.status_code} {_cut(probe.text)}"
             except httpx.HTTPError as error:
                 last = f"{error!r}"
             if time.monotonic() >= deadline:

@@ -7,7 +7,8 @@ from datetime import timedelta
 from typing import Literal, TypeVar
 
 import restate
-from restate.serde import Serde
+
+from resilient_agents._durable import RetrySettings, fast_retry_policy
 
 T = TypeVar("T")
 
@@ -29,41 +30,16 @@ class ModelSettings:
 
 
 @dataclasses.dataclass(frozen=True)
-class StepRetry:
-    """How Restate retries one journaled step (a model call or a function tool) that fails transiently.
+class StepRetry(RetrySettings):
+    """How Restate retries one journaled step of the loop (a model call or a function tool).
 
-    A :class:`restate.TerminalError` (e.g. HTTP 400 from the provider) is never retried; a
-    :class:`restate.exceptions.RetryableError` with ``retry_after`` (HTTP 429) waits as long as told.
+    :class:`resilient_agents._durable.RetrySettings` with the loop's shorter backoff: 200 ms doubling to 10 s.
     """
 
-    max_attempts: int | None = 10
-    """Attempts before the step fails terminally; ``None`` retries until ``max_duration``."""
     initial_interval: timedelta = timedelta(milliseconds=200)
     """Wait before the first retry."""
     max_interval: timedelta = timedelta(seconds=10)
     """Upper bound of the exponential backoff."""
-    factor: float = 2.0
-    """Backoff multiplier between attempts."""
-    max_duration: timedelta | None = timedelta(minutes=10)
-    """Total time after which the step stops retrying; ``None`` for no limit."""
-
-    def run_options(self, serde: Serde[T]) -> restate.RunOptions[T]:
-        """Return these settings as :class:`restate.RunOptions` with ``serde`` for the step's result.
-
-        Args:
-            serde: Serializes the step's result into the journal.
-
-        Returns:
-            The run options.
-        """
-        return restate.RunOptions(
-            serde=serde,
-            max_attempts=self.max_attempts,
-            initial_retry_interval=self.initial_interval,
-            max_retry_interval=self.max_interval,
-            retry_interval_factor=self.factor,
-            max_duration=self.max_duration,
-        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,19 +72,9 @@ class LoopSettings:
 
 
 def default_retry_policy() -> restate.InvocationRetryPolicy:
-    """Invocation retry policy of loop services: retry quickly, back off to at most 1 s, pause at the end.
-
-    The same numbers as :func:`resilient_agents.openai_agents.fast_retry_policy`, defined here so the native
-    loop does not import the Agents SDK. With the engine's default (500 ms doubling to a minute) a service
-    that crashed and came back took over 6 s to pick its invocation up again.
+    """Invocation retry policy of loop services: the same as the Agents SDK path's (see ``fast_retry_policy``).
 
     Returns:
         The retry policy.
     """
-    return restate.InvocationRetryPolicy(
-        initial_interval=timedelta(milliseconds=100),
-        exponentiation_factor=2.0,
-        max_interval=timedelta(seconds=1),
-        max_attempts=3600,
-        on_max_attempts="pause",
-    )
+    return fast_retry_policy()

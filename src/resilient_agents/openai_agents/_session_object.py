@@ -15,10 +15,11 @@ from agents.items import ModelResponse
 from agents.run_context import RunContextWrapper
 from pydantic import BaseModel
 
+from resilient_agents._durable import RawBytes
 from resilient_agents.errors import ConfigurationError, TerminalAgentError
 
 from ._runner import DurableRunner, _reachable_agents
-from ._service import ServiceSettings, _RawBytes, parse_message
+from ._service import ServiceSettings, parse_message
 from ._session import SESSION_STATE_KEY, RestateSession, SessionRecord, read_session_record
 
 
@@ -70,7 +71,7 @@ def session_object(
         invocation_retry_policy=cfg.retry_policy,
     )
 
-    @obj.handler(name="message", input_serde=_RawBytes(), accept="*/*")
+    @obj.handler(name="message", input_serde=RawBytes(), accept="*/*")
     async def message(ctx: restate.ObjectContext, body: bytes) -> str:
         text = parse_message(body, cfg.max_message_chars)
         run_context = await load_context(ctx, context)
