@@ -2,45 +2,25 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-import time
-import weakref
 from pathlib import Path
 from types import TracebackType
-from typing import IO
 
 import resilient_agents
+from resilient_agents.engine._child import ChildProcess
 from resilient_agents.engine.ports import http_url, pick_free_port, port_is_free, wait_for_port
 from resilient_agents.errors import EngineError
 
 __all__ = ["ServiceProcess"]
 
 _SERVE_MODULE = "resilient_agents.engine.serve"
-_LOG_TAIL_LINES = 30
 
 
-def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signum)
-    except (ProcessLookupError, PermissionError):
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signum)
-
-
-def _kill_quietly(process: subprocess.Popen[bytes]) -> None:
-    _signal_group(process, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=5)
-
-
-class ServiceProcess:
+class ServiceProcess(ChildProcess):
     """A child Python process serving a Restate app with ``python -m resilient_agents.engine.serve``.
 
     The child is the process that serves (hypercorn runs in it, no forked worker), in its own process group, so
@@ -84,11 +64,10 @@ class ServiceProcess:
             log_path = Path(name)
         self.log_path = log_path
         """The file receiving the child's output."""
-        self._process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
-        self._log_offset = 0
-        self._finalizer: weakref.finalize[[subprocess.Popen[bytes]], ServiceProcess] | None = None
-        self._started_once = False
+        super().__init__()
+
+    def _log_file(self) -> Path:
+        return self.log_path
 
     @property
     def url(self) -> str:
@@ -96,19 +75,9 @@ class ServiceProcess:
         return http_url(self.host, self.port)
 
     @property
-    def pid(self) -> int | None:
-        """Process id of the child (None before the first start)."""
-        return self._process.pid if self._process is not None else None
-
-    @property
     def alive(self) -> bool:
         """True while the child runs."""
         return self._process is not None and self._process.poll() is None
-
-    @property
-    def returncode(self) -> int | None:
-        """Exit status of the last child (None while it runs or before the first start; -9 after kill())."""
-        return self._process.poll() if self._process is not None else None
 
     def command(self) -> list[str]:
         """Return the command line that starts the child.
@@ -152,11 +121,7 @@ class ServiceProcess:
                     f"port {self.port} (service {self.app_spec!r}) on {self.host} is already in use by another "
                     "process; stop it or choose another port with ServiceProcess(..., port=...) (0 picks a free one)."
                 )
-        log = self.log_path.open("ab")
-        log.write(f"\n=== resilient-agents: starting {self.app_spec} at {time.strftime('%H:%M:%S')} ===\n".encode())
-        log.flush()
-        self._log = log
-        self._log_offset = log.tell()
+        log = self._open_log(self.app_spec)
         try:
             process = subprocess.Popen(
                 self.command(),
@@ -170,13 +135,10 @@ class ServiceProcess:
         except OSError as error:
             self._close_log()
             raise EngineError(f"cannot start {sys.executable!r} for service {self.app_spec!r}: {error}") from error
-        self._process = process
-        self._finalizer = weakref.finalize(self, _kill_quietly, process)
+        self._adopt(process)
         if not wait_for_port(self.host, self.port, timeout=timeout, alive=lambda: process.poll() is None):
             exited = process.poll() is not None
-            _kill_quietly(process)
-            self._detach_finalizer()
-            self._close_log()
+            self._abandon(process)
             reason = (
                 f"exited with code {process.returncode}"
                 if exited
@@ -195,23 +157,7 @@ class ServiceProcess:
         Args:
             timeout: Seconds to wait for a graceful stop.
         """
-        process = self._process
-        if process is not None and process.poll() is None:
-            _signal_group(process, signal.SIGINT)
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _kill_quietly(process)
-        self._detach_finalizer()
-        self._close_log()
-
-    def kill(self) -> None:
-        """Kill the child at once (SIGKILL), as a crash would, and reap it. Idempotent."""
-        process = self._process
-        if process is not None:
-            _kill_quietly(process)
-        self._detach_finalizer()
-        self._close_log()
+        self._stop(signal.SIGINT, timeout)
 
     def restart(self, timeout: float = 20.0) -> ServiceProcess:
         """Stop the child if it runs (gracefully), then start it again on the same port.
@@ -224,23 +170,6 @@ class ServiceProcess:
         """
         self.stop()
         return self.start(timeout=timeout)
-
-    def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
-        """Return the last lines the child printed since its last start.
-
-        Args:
-            lines: How many lines.
-
-        Returns:
-            The lines, joined with newlines.
-        """
-        try:
-            with self.log_path.open("rb") as handle:
-                handle.seek(self._log_offset)
-                text = handle.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-        return "\n".join(text.rstrip().splitlines()[-lines:])
 
     def __enter__(self) -> ServiceProcess:
         return self.start()
@@ -262,13 +191,3 @@ class ServiceProcess:
         if package_root not in existing.split(os.pathsep):
             env["PYTHONPATH"] = package_root + (os.pathsep + existing if existing else "")
         return env
-
-    def _detach_finalizer(self) -> None:
-        if self._finalizer is not None:
-            self._finalizer.detach()
-            self._finalizer = None
-
-    def _close_log(self) -> None:
-        if self._log is not None:
-            self._log.close()
-            self._log = None

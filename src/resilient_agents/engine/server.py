@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import signal
 import subprocess
 import time
-import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO
 
 from resilient_agents.engine import admin
+from resilient_agents.engine._child import ChildProcess
 from resilient_agents.engine.binary import _real_binary, ensure_restate_server
 from resilient_agents.engine.ports import format_host_port, http_url, pick_free_port, port_is_free
 from resilient_agents.errors import EngineError
@@ -29,7 +27,6 @@ _LISTEN_MODES = ("all", "tcp")
 # shorter than sun_path (108 bytes on Linux, 104 on macOS) or the server refuses to start.
 _SOCKET_NAMES = ("ingress.sock", "admin.sock", "fabric.sock")
 _MAX_SOCKET_PATH = 100
-_LOG_TAIL_LINES = 30
 
 
 @dataclass
@@ -184,23 +181,7 @@ def _connect_host(host: str) -> str:
     return host
 
 
-def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signum)
-    except (ProcessLookupError, PermissionError):
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signum)
-
-
-def _kill_quietly(process: subprocess.Popen[bytes]) -> None:
-    _signal_group(process, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=5)
-
-
-class RestateServer:
+class RestateServer(ChildProcess):
     """A ``restate-server`` child process for one :class:`EngineConfig`.
 
     The real binary runs in its own process group with its output appended to ``<base_dir>/restate-server.log``.
@@ -218,13 +199,12 @@ class RestateServer:
         self._requested = config
         self._config = config.with_free_ports()
         self._binary = binary
-        self._process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
-        self._log_offset = 0
-        self._finalizer: weakref.finalize[[subprocess.Popen[bytes]], RestateServer] | None = None
-        self._started_once = False
+        super().__init__()
         self.startup_seconds: float | None = None
         """Seconds the last successful :meth:`start` took until the server was healthy."""
+
+    def _log_file(self) -> Path:
+        return self._config.log_path
 
     @property
     def config(self) -> EngineConfig:
@@ -240,16 +220,6 @@ class RestateServer:
     def running(self) -> bool:
         """True while the server process is alive."""
         return self._process is not None and self._process.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        """Process id of the server (None before the first start)."""
-        return self._process.pid if self._process is not None else None
-
-    @property
-    def returncode(self) -> int | None:
-        """Exit status of the last server process (None while running or before the first start)."""
-        return self._process.poll() if self._process is not None else None
 
     @property
     def ingress_url(self) -> str:
@@ -295,11 +265,7 @@ class RestateServer:
         config = self._config
         config.base_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **config.environment()}
-        log = config.log_path.open("ab")
-        log.write(f"\n=== resilient-agents: starting {binary} at {time.strftime('%Y-%m-%d %H:%M:%S')} ===\n".encode())
-        log.flush()
-        self._log = log
-        self._log_offset = log.tell()
+        log = self._open_log(str(binary))
         started = time.monotonic()
         try:
             process = subprocess.Popen(
@@ -316,14 +282,11 @@ class RestateServer:
             raise EngineError(
                 f"cannot run restate-server {str(binary)!r}: {error}; check the file and its permissions."
             ) from error
-        self._process = process
-        self._finalizer = weakref.finalize(self, _kill_quietly, process)
+        self._adopt(process)
         try:
             admin.wait_healthy(self.admin_url, self.ingress_url, timeout=timeout, alive=lambda: process.poll() is None)
         except EngineError as error:
-            _kill_quietly(process)
-            self._detach_finalizer()
-            self._close_log()
+            self._abandon(process)
             code = process.returncode
             raise EngineError(
                 f"{error} [exit code {code}]\nLast lines of {str(config.log_path)!r}:\n{self.log_tail()}"
@@ -338,40 +301,7 @@ class RestateServer:
         Args:
             timeout: Seconds to wait for a graceful shutdown.
         """
-        process = self._process
-        if process is not None and process.poll() is None:
-            _signal_group(process, signal.SIGTERM)
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _kill_quietly(process)
-        self._detach_finalizer()
-        self._close_log()
-
-    def kill(self) -> None:
-        """Kill the server at once (SIGKILL), as a crash would, and reap it. Idempotent."""
-        process = self._process
-        if process is not None:
-            _kill_quietly(process)
-        self._detach_finalizer()
-        self._close_log()
-
-    def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
-        """Return the last lines the server logged since its last start.
-
-        Args:
-            lines: How many lines.
-
-        Returns:
-            The lines, joined with newlines (empty when there is no log).
-        """
-        try:
-            with self._config.log_path.open("rb") as handle:
-                handle.seek(self._log_offset)
-                text = handle.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-        return "\n".join(text.rstrip().splitlines()[-lines:])
+        self._stop(signal.SIGTERM, timeout)
 
     def __enter__(self) -> RestateServer:
         return self.start()
@@ -415,13 +345,3 @@ class RestateServer:
                 f"another port with EngineConfig({name}=...) (0 picks a free port)."
             )
         self._config = config
-
-    def _detach_finalizer(self) -> None:
-        if self._finalizer is not None:
-            self._finalizer.detach()
-            self._finalizer = None
-
-    def _close_log(self) -> None:
-        if self._log is not None:
-            self._log.close()
-            self._log = None
