@@ -186,3 +186,16 @@ def test_retry_settings_per_agent_and_run() -> None:
     assert settings.llm_retry_for("WeatherAgent") == RetrySettings()
     options = patient.run_options(restate.serde.BytesSerde())
     assert options.max_attempts == 50 and options.initial_retry_interval == timedelta(seconds=2)
+
+
+def test_answers_are_text_or_json_for_structured_output() -> None:
+    from pydantic import BaseModel
+
+    from resilient_agents.openai_agents._service import answer_text
+
+    class Forecast(BaseModel):
+        city: str
+        temperature_c: int
+
+    assert answer_text("plain words") == "plain words"
+    assert answer_text(Forecast(city="Detroit", temperature_c=22)) == '{"city": "Detroit", "temperature_c": 22}'

@@ -1,4 +1,4 @@
-"""The ``resilient-agents`` command: ``up``, ``chat``, ``status``."""
+"""The ``resilient-agents`` command: ``up``, ``chat``, ``status``, ``sessions``, ``approvals``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from resilient_agents.errors import ResilientAgentsError
+from resilient_agents.errors import ConfigurationError, ResilientAgentsError
 
 from ._approvals import add_approvals_parser
 from ._apps import EXAMPLES, find_project_root, resolve_app
@@ -32,6 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
         return code
+    except ConfigurationError as error:  # Wrong names or settings given by the user: a usage error.
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except ResilientAgentsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -46,13 +49,15 @@ def _parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start the engine, the model (offline demo if no key) and an app's services")
     up.add_argument("--app", default="weather", help=f"example name ({', '.join(EXAMPLES)}) or module:attribute")
     up.add_argument("--data-dir", type=Path, help="engine data directory (default: <project>/.restate)")
-    up.add_argument("--ingress-port", type=int, default=8080)
-    up.add_argument("--admin-port", type=int, default=9070)
-    up.add_argument("--node-port", type=int, default=5122)
-    up.add_argument("--service-port", type=int, default=9080)
+    up.add_argument("--ingress-port", type=int, default=8080, help="Restate ingress port (default: %(default)s)")
+    up.add_argument("--admin-port", type=int, default=9070, help="admin API and UI port (default: %(default)s)")
+    up.add_argument("--node-port", type=int, default=5122, help="engine node port (default: %(default)s)")
+    up.add_argument("--service-port", type=int, default=9080, help="the app's service port (default: %(default)s)")
     up.add_argument("--offline", action="store_true", help="use the offline demo model even if an API key is set")
-    up.add_argument("--model", help="model name (default from RESILIENT_AGENTS_MODEL)")
-    up.add_argument("--api", choices=["responses", "chat"], help="wire API for OpenAI-compatible servers")
+    up.add_argument("--model", help="model name (default from RESILIENT_AGENTS_MODEL; ignored by the offline model)")
+    up.add_argument(
+        "--api", choices=["responses", "chat"], help="wire API of the model server (default from RESILIENT_AGENTS_API)"
+    )
     up.set_defaults(func=_cmd_up)
 
     chat = sub.add_parser("chat", help="send one message to an app's agent and print the answer")
@@ -63,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--async", dest="is_async", action="store_true", help="do not wait; print the invocation id")
     chat.add_argument("--json", dest="as_json", action="store_true", help="print the raw JSON answer")
     chat.add_argument("--ingress", help=f"ingress URL (default: from `up`, else {DEFAULT_INGRESS})")
-    chat.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the answer")
+    chat.add_argument("--timeout", type=_positive_seconds, default=300.0, help="seconds to wait for the answer")
     chat.set_defaults(func=_cmd_chat)
 
     status = sub.add_parser("status", help="show the engine's health, services and invocations")
@@ -74,6 +79,16 @@ def _parser() -> argparse.ArgumentParser:
     add_sessions_parser(sub)
     add_approvals_parser(sub)
     return parser
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds above 0")
+    return value
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
@@ -133,6 +148,9 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     except httpx.TimeoutException:
         print(f"error: no answer within {args.timeout:.0f}s; the turn goes on durably (see the UI)", file=sys.stderr)
         return 1
+    except (httpx.HTTPError, httpx.InvalidURL) as error:
+        print(f"error: cannot call {url}: {error} (is --ingress a URL like {DEFAULT_INGRESS}?)", file=sys.stderr)
+        return 1
     return _print_answer(response, args)
 
 
@@ -161,8 +179,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
     admin = args.admin or os.environ.get("RESTATE_ADMIN_URL") or state.get("admin_url") or DEFAULT_ADMIN
     try:
         httpx.get(f"{admin}/health", timeout=3).raise_for_status()
-    except httpx.HTTPError:
-        print(f"engine: not reachable at {admin} (start it with `resilient-agents up`)")
+    except (httpx.HTTPError, httpx.InvalidURL):
+        print(f"engine: not reachable at {admin} (start it with `resilient-agents up`)", file=sys.stderr)
         return 1
     services = list_services(admin)
     rows = query(admin, "SELECT status, count(*) AS n FROM sys_invocation GROUP BY status ORDER BY status")

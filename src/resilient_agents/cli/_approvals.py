@@ -221,6 +221,8 @@ def _post(ingress: str, path: str, body: bytes | None) -> httpx.Response:
         ) from None
     except httpx.TimeoutException:
         raise _CommandError(f"no answer from {url} within {_HTTP_TIMEOUT:.0f}s") from None
+    except (httpx.HTTPError, httpx.InvalidURL) as error:
+        raise _CommandError(f"cannot call {url}: {error} (is --ingress a URL like http://127.0.0.1:8080?)") from None
     if response.status_code >= 400:
         raise _CommandError(f"HTTP {response.status_code} from {url}: {_error_message(response)}")
     return response

@@ -112,6 +112,8 @@ def format_history(history: dict[str, Any], object_name: str = "") -> list[str]:
     Returns:
         The lines to print, header first.
     """
+    if "history" in history and "items" not in history:
+        return _loop_history_lines(history, object_name)
     where = f" ({object_name})" if object_name else ""
     turns = history.get("turns", 0)
     lines = [
@@ -126,6 +128,27 @@ def format_history(history: dict[str, Any], object_name: str = "") -> list[str]:
     if history.get("turn_running"):
         lines.append("… turn in progress" + (" (waiting for these tool calls):" if pending else ""))
         lines.extend(line for item in pending for line in _item_lines(item))
+    return lines
+
+
+def _loop_history_lines(snapshot: dict[str, Any], object_name: str) -> list[str]:
+    """Render a native-loop session (``SessionSnapshot``: ``history`` of chat messages)."""
+    where = f" ({object_name})" if object_name else ""
+    lines = [f"session{where} · current agent: {snapshot.get('current_agent')}"]
+    messages: list[dict[str, Any]] = snapshot.get("history") or []
+    if not messages:
+        lines.append("(no messages yet)")
+    for message in messages:
+        role = message.get("role")
+        if role == "tool":
+            lines.append(f"  ← {_shorten(str(message.get('text', '')))}")
+            continue
+        if message.get("text"):
+            lines.append(f"{role}: {message['text']}")
+        for call in message.get("tool_calls") or []:
+            lines.append(f"  → {call.get('name')}({_shorten(str(call.get('arguments', '')))})")
+    if snapshot.get("turn_running"):
+        lines.append("… turn in progress")
     return lines
 
 

@@ -17,6 +17,8 @@ from typing import Any
 import restate
 from restate.context import RestateDurableFuture
 
+from resilient_agents.errors import TerminalAgentError
+
 
 class _Turnstile:
     """Lets each id pass once every id before it (in the given order) has passed or been skipped."""
@@ -46,6 +48,22 @@ class _Turnstile:
             self._changed.notify_all()
 
 
+def snapshot_context(context: Any) -> Any:
+    """A deep copy of the run context, as the parallel calls of a batch see it.
+
+    Raises:
+        TerminalAgentError: When it cannot be copied; retrying would fail the same way on every replay.
+    """
+    try:
+        return copy.deepcopy(context)
+    except Exception as error:
+        raise TerminalAgentError(
+            f"the run context ({type(context).__name__}) cannot be copied for tools that run as their own "
+            f"invocations ({error}); keep only data in it (a pydantic model or a dataclass), and pass clients "
+            "and locks another way"
+        ) from error
+
+
 @dataclasses.dataclass
 class ToolBatch:
     """The durable tool calls of one model response, in the model's order."""
@@ -53,7 +71,8 @@ class ToolBatch:
     order: list[str]
     """Call ids of the durable tool calls, in the order the model listed them."""
     context_snapshot: Any
-    """A deep copy of the run context taken when the response arrived: what every call of the batch sees."""
+    """A deep copy of the run context taken when the response arrived, what every call of the batch sees;
+    ``None`` when no call of the batch runs as its own invocation with the context."""
     issue: _Turnstile = dataclasses.field(init=False)
     apply: _Turnstile = dataclasses.field(init=False)
     futures: list[RestateDurableFuture[Any]] = dataclasses.field(init=False, default_factory=list)
@@ -77,9 +96,13 @@ class ToolBatch:
         await asyncio.shield(self._collector)
 
     @classmethod
-    def create(cls, order: list[str], context: Any) -> ToolBatch:
-        """Start a batch for ``order``, snapshotting ``context``."""
-        return cls(order=order, context_snapshot=copy.deepcopy(context))
+    def create(cls, order: list[str], context: Any, *, snapshot: bool) -> ToolBatch:
+        """Start a batch for ``order``; with ``snapshot``, take a deep copy of ``context`` for its calls.
+
+        Raises:
+            TerminalAgentError: When the context cannot be copied (e.g. it holds a client or a lock).
+        """
+        return cls(order=order, context_snapshot=snapshot_context(context) if snapshot else None)
 
     @property
     def parallel(self) -> bool:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from typing import Any
 
 import restate
 from agents import Agent, RunConfig
+from pydantic_core import to_jsonable_python
 
 from resilient_agents._durable import RawBytes, fast_retry_policy, parse_user_message
 
@@ -29,6 +31,13 @@ class ServiceSettings:
     """Retry settings of model calls and durable tools."""
     retry_policy: restate.InvocationRetryPolicy = dataclasses.field(default_factory=fast_retry_policy)
     """How the engine retries an invocation whose attempt failed (for example because the service died)."""
+
+
+def answer_text(output: object) -> str:
+    """The handler's answer for an agent's final output: text as is, structured output as JSON."""
+    if isinstance(output, str):
+        return output
+    return json.dumps(to_jsonable_python(output), ensure_ascii=False)
 
 
 def parse_message(body: bytes, max_chars: int = DEFAULT_MAX_MESSAGE_CHARS) -> str:
@@ -91,6 +100,6 @@ def agent_service(
             run_config=run_config() if run_config is not None else None,
             settings=cfg.durable,
         )
-        return str(result.final_output)
+        return answer_text(result.final_output)
 
     return service

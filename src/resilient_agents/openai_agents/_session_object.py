@@ -19,7 +19,7 @@ from resilient_agents._durable import RawBytes
 from resilient_agents.errors import ConfigurationError, TerminalAgentError
 
 from ._runner import DurableRunner, _reachable_agents
-from ._service import ServiceSettings, parse_message
+from ._service import ServiceSettings, answer_text, parse_message
 from ._session import SESSION_STATE_KEY, RestateSession, SessionRecord, read_session_record
 
 
@@ -174,7 +174,7 @@ async def run_session_turn(
         await session.end_turn(None, completed=False)
         raise
     await session.end_turn(result.last_agent.name)
-    return str(result.final_output)
+    return answer_text(result.final_output)
 
 
 def history_json(key: str, record: SessionRecord, *, default_agent: str) -> dict[str, Any]:

@@ -168,6 +168,11 @@ def tools_object(retry_policy: restate.InvocationRetryPolicy | None = None) -> r
     """
     global _TOOLS_OBJECT
     if _TOOLS_OBJECT is not None:
+        if retry_policy is not None and retry_policy != _TOOLS_OBJECT.invocation_retry_policy:
+            raise ConfigurationError(
+                "tools_object() already exists with another retry policy: there is one DurableTools object per "
+                "process, so call tools_object(retry_policy=...) once, before durable_app(...)"
+            )
         return _TOOLS_OBJECT
     obj = restate.VirtualObject(
         TOOLS_OBJECT,

@@ -28,6 +28,8 @@ from agents import FunctionTool, function_tool
 from agents.tool import ToolErrorFunction
 from agents.tool_context import ToolContext
 
+from resilient_agents.errors import TerminalAgentError
+
 from ._batch import ToolBatch
 from ._context import current_run, durable_context, in_tool_step
 from ._serde import TypeAdapterSerde
@@ -43,7 +45,8 @@ from ._tool_service import (
 
 ToolFunction = Callable[..., Any]
 DURABLE_MARK = "_resilient_agents_durable"
-"""Attribute set on every FunctionTool made by :func:`durable_tool` (survives the SDK's tool copies)."""
+"""Attribute holding the registry entry on every FunctionTool made by :func:`durable_tool` (survives the SDK's
+tool copies)."""
 
 _REQUEST_SERDE: TypeAdapterSerde[ToolCallRequest] = TypeAdapterSerde(ToolCallRequest)
 _RESULT_SERDE: TypeAdapterSerde[ToolCallResult] = TypeAdapterSerde(ToolCallResult)
@@ -124,7 +127,7 @@ def durable_tool(
             strict_mode=strict_mode,
             **kwargs,
         )
-        setattr(tool, DURABLE_MARK, True)
+        setattr(tool, DURABLE_MARK, entry)
         return tool
 
     if func is not None:
@@ -134,7 +137,13 @@ def durable_tool(
 
 def is_durable_tool(tool: object) -> bool:
     """Whether ``tool`` was made by :func:`durable_tool`."""
-    return bool(getattr(tool, DURABLE_MARK, False))
+    return durable_entry(tool) is not None
+
+
+def durable_entry(tool: object) -> RegisteredTool | None:
+    """The registry entry of a tool made by :func:`durable_tool`, else ``None``."""
+    entry = getattr(tool, DURABLE_MARK, None)
+    return entry if isinstance(entry, RegisteredTool) else None
 
 
 def _journaled(entry: RegisteredTool, retry: RetrySettings | None) -> ToolFunction:
@@ -158,7 +167,7 @@ def _journaled(entry: RegisteredTool, retry: RetrySettings | None) -> ToolFuncti
         in_batch = batch is not None and tool_ctx.tool_call_id in batch
         if entry.own_invocation or (batch is not None and in_batch and batch.parallel):
             if batch is None or not in_batch:
-                batch = ToolBatch.create([tool_ctx.tool_call_id], run.context)
+                batch = ToolBatch.create([tool_ctx.tool_call_id], run.context, snapshot=entry.takes_context)
             return await _call_as_invocation(entry, batch, tool_ctx)
         settings = retry or run.settings.tool_retry
 
@@ -174,9 +183,10 @@ def _journaled(entry: RegisteredTool, retry: RetrySettings | None) -> ToolFuncti
 
 async def _call_as_invocation(entry: RegisteredTool, batch: ToolBatch, tool_ctx: ToolContext[Any]) -> Any:
     call_id = tool_ctx.tool_call_id
-    snapshot = entry.context_adapter().dump_python(batch.context_snapshot, mode="json") if entry.takes_context else None
-    request = ToolCallRequest(call_id=call_id, arguments=tool_ctx.tool_arguments, context=snapshot)
     try:
+        # Inside the try: whatever fails here, the turnstile must let the calls after this one go.
+        snapshot = _context_json(entry, batch.context_snapshot)
+        request = ToolCallRequest(call_id=call_id, arguments=tool_ctx.tool_arguments, context=snapshot)
         await batch.issue.wait(call_id)
         future = durable_context().generic_call(
             TOOLS_OBJECT, TOOLS_HANDLER, _REQUEST_SERDE.serialize(request), key=entry.key
@@ -194,6 +204,18 @@ async def _call_as_invocation(entry: RegisteredTool, batch: ToolBatch, tool_ctx:
     finally:
         await batch.apply.passed(call_id)
     return entry.output.validate_python(result.output)
+
+
+def _context_json(entry: RegisteredTool, snapshot: Any) -> Any:
+    if not entry.takes_context:
+        return None
+    try:
+        return entry.context_adapter().dump_python(snapshot, mode="json")
+    except Exception as error:
+        raise TerminalAgentError(
+            f"tool {entry.name!r} takes the run context, which cannot be sent to its own invocation ({error}); "
+            "make the context a pydantic model or a dataclass"
+        ) from error
 
 
 def _merge_context(entry: RegisteredTool, before: Any, after_json: Any, live: Any) -> None:
