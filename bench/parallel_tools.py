@@ -32,7 +32,6 @@ import argparse
 import asyncio
 import dataclasses
 import json
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -42,6 +41,15 @@ from pathlib import Path
 from agents import Agent, FunctionTool, OpenAIProvider, RunConfig, Runner, function_tool
 from openai import AsyncOpenAI
 
+from bench._cli import (
+    BenchError,
+    engine_line,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    progress,
+    run_main,
+)
 from bench._common import (
     MODEL_NAME,
     PARALLEL_AGENT_NAME,
@@ -55,7 +63,6 @@ from bench._common import (
     median,
     percentile,
 )
-from resilient_agents.engine import binary_version, enter_loopback_namespace
 from resilient_agents.models import ModelServer
 from resilient_agents.testing import AgentTestEnv
 
@@ -65,10 +72,6 @@ KINDS = (1, PARALLEL_CALLS)
 """The turn kinds, by number of tool calls in the model's one tool-calling response."""
 MODEL_REQUESTS_PER_TURN = 2
 LAST_LINE_PREFIX = "parallel ratio"
-
-
-class BenchError(Exception):
-    """A variant did not do the turn it should have; its numbers would mean nothing."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -269,15 +272,12 @@ def header_lines(
     env: AgentTestEnv, variants: Sequence[Variant], args: argparse.Namespace, isolated: bool
 ) -> Iterator[str]:
     """What ran where: the machine, the engine, the variants and what each journals per turn."""
-    server_binary = env.engine.binary
-    version = binary_version(server_binary) if server_binary is not None else None
-    network = "loopback-only network namespace" if isolated else "plain loopback (no network namespace allowed)"
     yield (
         f"parallel tools: one model response with {PARALLEL_CALLS} calls of a {args.tool_ms:g} ms tool vs a single "
         "call; 2 LLM calls per turn, scripted model answering at once"
     )
     yield machine_note()
-    yield f"engine: restate-server {version or '(unknown version)'}, single node, {network}"
+    yield engine_line(env, isolated)
     yield (
         f"{args.rounds} measured rounds after {args.warmup} warm-up rounds; each round runs 1x then "
         f"{PARALLEL_CALLS}x per variant, interleaved (plain, ours, restate-ext); every turn checked: "
@@ -297,10 +297,10 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
             "single call: plain Runner.run vs ours vs restate.ext.openai."
         ),
     )
-    parser.add_argument("--rounds", type=_positive, default=15, help="measured rounds (default 15)")
-    parser.add_argument("--warmup", type=_non_negative, default=2, help="warm-up rounds (default 2)")
+    parser.add_argument("--rounds", type=positive_int, default=15, help="measured rounds (default 15)")
+    parser.add_argument("--warmup", type=non_negative_int, default=2, help="warm-up rounds (default 2)")
     parser.add_argument(
-        "--tool-ms", type=_positive_float, default=200.0, help="how long one tool call takes, ms (default 200)"
+        "--tool-ms", type=positive_float, default=200.0, help="how long one tool call takes, ms (default 200)"
     )
     parser.add_argument(
         "--base-dir", type=Path, default=None, help="keep the engine's data and the service log here (default: temp)"
@@ -308,42 +308,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
-    return value
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print the table; returns the process exit code."""
-    # First, before any thread exists: restate-server must not reach the internet.
-    isolated = enter_loopback_namespace()
-    args = _parse(argv)
-    try:
-        run_bench(args, isolated)
-    except BenchError as error:
-        print(f"bench failed: {error}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _progress(message: str) -> None:
-    print(f"  .. {message}", file=sys.stderr, flush=True)
+    return run_main(argv, _parse, run_bench)
 
 
 def run_bench(args: argparse.Namespace, isolated: bool) -> None:
@@ -362,7 +329,7 @@ def run_bench(args: argparse.Namespace, isolated: bool) -> None:
         )
         plain_server = stack.enter_context(ModelServer(ParallelToolsResponder()))
         runner = stack.enter_context(asyncio.Runner())
-        _progress(f"engine and service up in {time.perf_counter() - started:.1f} s")
+        progress(f"engine and service up in {time.perf_counter() - started:.1f} s")
 
         variants = [
             plain_variant(runner, plain_server, args.tool_ms / 1000.0),
@@ -381,7 +348,7 @@ def run_bench(args: argparse.Namespace, isolated: bool) -> None:
                 "(calls one at a time)",
             ),
         ]
-        measure(variants, rounds=args.rounds, warmup=args.warmup, progress=_progress)
+        measure(variants, rounds=args.rounds, warmup=args.warmup, progress=progress)
         for line in header_lines(env, variants, args, isolated):
             print(line)
         print()

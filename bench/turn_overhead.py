@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -33,6 +32,14 @@ from pathlib import Path
 from agents import Agent, OpenAIProvider, RunConfig, Runner, function_tool
 from openai import AsyncOpenAI
 
+from bench._cli import (
+    BenchError,
+    engine_line,
+    non_negative_int,
+    positive_int,
+    progress,
+    run_main,
+)
 from bench._common import (
     AGENT_NAME,
     INSTRUCTIONS,
@@ -44,7 +51,6 @@ from bench._common import (
     percentile,
     weather_report,
 )
-from resilient_agents.engine import binary_version, enter_loopback_namespace
 from resilient_agents.models import ModelServer
 from resilient_agents.testing import AgentTestEnv
 
@@ -52,10 +58,6 @@ ROOT = Path(__file__).resolve().parents[1]
 APP = "bench.apps.turn_overhead_app:app"
 EXPECTED_IN_ANSWER = ('"city": "Detroit"', '"temperature_c": 22')
 LAST_LINE_PREFIX = "overhead ratio ours/DurableRunner:"
-
-
-class BenchError(Exception):
-    """A variant did not do the turn it should have; its numbers would mean nothing."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,43 +202,17 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="scripts/bench",
         description="Time one agent turn (2 LLM calls + 1 tool): plain Runner.run vs ours vs restate.ext.openai.",
     )
-    parser.add_argument("--turns", type=_positive, default=100, help="measured turns per variant (default 100)")
-    parser.add_argument("--warmup", type=_non_negative, default=10, help="warm-up turns per variant (default 10)")
+    parser.add_argument("--turns", type=positive_int, default=100, help="measured turns per variant (default 100)")
+    parser.add_argument("--warmup", type=non_negative_int, default=10, help="warm-up turns per variant (default 10)")
     parser.add_argument(
         "--base-dir", type=Path, default=None, help="keep the engine's data and the service log here (default: temp)"
     )
     return parser.parse_args(argv)
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print the table; returns the process exit code."""
-    # First, before any thread exists: restate-server must not reach the internet.
-    isolated = enter_loopback_namespace()
-    args = _parse(argv)
-    try:
-        run_bench(args, isolated)
-    except BenchError as error:
-        print(f"bench failed: {error}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _progress(message: str) -> None:
-    print(f"  .. {message}", file=sys.stderr, flush=True)
+    return run_main(argv, _parse, run_bench)
 
 
 def run_bench(args: argparse.Namespace, isolated: bool) -> None:
@@ -247,7 +223,7 @@ def run_bench(args: argparse.Namespace, isolated: bool) -> None:
         env = stack.enter_context(AgentTestEnv(APP, base_dir, model=WeatherTurnResponder(), pythonpath=[ROOT]))
         plain_server = stack.enter_context(ModelServer(WeatherTurnResponder()))
         runner = stack.enter_context(asyncio.Runner())
-        _progress(f"engine and service up in {time.perf_counter() - started:.1f} s")
+        progress(f"engine and service up in {time.perf_counter() - started:.1f} s")
 
         variants = [
             plain_variant(runner, plain_server),
@@ -259,7 +235,7 @@ def run_bench(args: argparse.Namespace, isolated: bool) -> None:
                 "ExtRunner/run: restate.ext.openai.DurableRunner, durable_function_tool + ctx.run_typed",
             ),
         ]
-        measure(variants, turns=args.turns, warmup=args.warmup, progress=_progress)
+        measure(variants, turns=args.turns, warmup=args.warmup, progress=progress)
         check_model_requests(env, plain_server, args.turns + args.warmup)
         for line in header_lines(env, variants, args, isolated):
             print(line)
@@ -272,12 +248,9 @@ def header_lines(
     env: AgentTestEnv, variants: Sequence[Variant], args: argparse.Namespace, isolated: bool
 ) -> Iterator[str]:
     """What ran where: the machine, the engine, the variants and what each journals per turn."""
-    server_binary = env.engine.binary
-    version = binary_version(server_binary) if server_binary is not None else None
-    network = "loopback-only network namespace" if isolated else "plain loopback (no network namespace allowed)"
     yield "turn overhead: one agent turn = 2 LLM calls + 1 tool, scripted model answering at once"
     yield machine_note()
-    yield f"engine: restate-server {version or '(unknown version)'}, single node, {network}"
+    yield engine_line(env, isolated)
     yield (
         f"{args.turns} measured turns per variant after {args.warmup} warm-up turns each, "
         "interleaved round by round (plain, ours, restate-ext)"

@@ -24,36 +24,20 @@ Served by ``bench/parallel_tools.py``; to serve it by hand::
 from __future__ import annotations
 
 import asyncio
-import os
 
-import restate
-from agents import (
-    Agent,
-    OpenAIProvider,
-    RunConfig,
-    set_default_openai_api,
-    set_default_openai_client,
-    set_tracing_disabled,
-)
-from openai import AsyncOpenAI
+from agents import Agent
 from restate.ext import openai as restate_openai
 
 from bench._common import (
-    MODEL_NAME,
     PARALLEL_AGENT_NAME,
     PARALLEL_INSTRUCTIONS,
     lookup_result,
     tool_seconds_from_env,
 )
-from resilient_agents.openai_agents import agent_service, durable_app, durable_tool
+from bench.apps._shared import ext_runner_service, ours_service
+from resilient_agents.openai_agents import durable_app, durable_tool
 
 TOOL_SECONDS = tool_seconds_from_env()
-
-
-def _client() -> AsyncOpenAI:
-    return AsyncOpenAI(
-        base_url=os.environ.get("OPENAI_BASE_URL", "http://127.0.0.1:9/v1"), api_key="bench", max_retries=0
-    )
 
 
 async def _lookup(index: int) -> str:
@@ -75,23 +59,9 @@ async def slow_lookup(index: int) -> str:
 
 
 _ours_agent = Agent(name=PARALLEL_AGENT_NAME, instructions=PARALLEL_INSTRUCTIONS, tools=[slow_lookup])
-_ours_provider = OpenAIProvider(openai_client=_client(), use_responses=True)
-
-
-def _ours_run_config() -> RunConfig:
-    return RunConfig(model=MODEL_NAME, model_provider=_ours_provider, tracing_disabled=True)
-
-
-ours = agent_service(_ours_agent, name="Ours", run_config=_ours_run_config)
 
 
 # -- Restate's integration -------------------------------------------------------------------------------------
-
-# restate.ext.openai.DurableRunner replaces RunConfig.model_provider with its own MultiProvider, which builds
-# its OpenAIProvider from the SDK's defaults; so the same kind of client is installed as the default here.
-set_default_openai_client(_client(), use_for_tracing=False)
-set_default_openai_api("responses")
-set_tracing_disabled(True)
 
 
 @restate_openai.durable_function_tool(name_override="slow_lookup")
@@ -106,16 +76,5 @@ async def slow_lookup_restate(index: int) -> str:
 
 _restate_agent = Agent(name=PARALLEL_AGENT_NAME, instructions=PARALLEL_INSTRUCTIONS, tools=[slow_lookup_restate])
 
-# Restate reserves service names starting with "restate", hence not "RestateExt".
-restate_ext = restate.Service("ExtRunner", description="The same agent on restate.ext.openai.DurableRunner.")
 
-
-@restate_ext.handler(name="run")
-async def restate_ext_run(ctx: restate.Context, message: str) -> str:
-    """Run one turn with Restate's own integration."""
-    run_config = RunConfig(model=MODEL_NAME, tracing_disabled=True)
-    result = await restate_openai.DurableRunner.run(_restate_agent, message, run_config=run_config)
-    return str(result.final_output)
-
-
-app = durable_app([ours, restate_ext])
+app = durable_app([ours_service(_ours_agent), ext_runner_service(_restate_agent)])

@@ -1,4 +1,4 @@
-"""Pieces both agent paths share: request bodies, retry settings, and sorting model failures.
+"""Pieces both agent paths share: serdes, request bodies, retry settings, and sorting model failures.
 
 Private module. It imports neither the Agents SDK nor the native loop, so each path can use it without
 pulling in the other (importing the Agents SDK costs over a second).
@@ -10,11 +10,12 @@ import dataclasses
 import json
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 import openai
 import restate
+from pydantic import TypeAdapter
 from restate.exceptions import RetryableError
 from restate.serde import Serde
 
@@ -24,6 +25,28 @@ T = TypeVar("T")
 
 _RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 _MAX_RETRY_AFTER = timedelta(minutes=5)
+
+
+class TypeAdapterSerde(Serde[T], Generic[T]):
+    """JSON (de)serialization through a pydantic :class:`TypeAdapter`.
+
+    Unlike the SDK's default serde it round-trips pydantic models, dataclasses, ``TypedDict``s and containers
+    of them (``list[PendingApproval]``) back into the annotated type, so replayed values equal first-run values.
+
+    Args:
+        type_: The type of the values (``Any`` for plain JSON).
+    """
+
+    def __init__(self, type_: Any) -> None:
+        self._adapter: TypeAdapter[T] = TypeAdapter(type_)
+
+    def serialize(self, obj: T | None) -> bytes:
+        """Encode ``obj`` as JSON."""
+        return self._adapter.dump_json(obj)  # type: ignore[arg-type]  # None is valid JSON (null) here.
+
+    def deserialize(self, buf: bytes) -> T | None:
+        """Decode JSON into the annotated type."""
+        return self._adapter.validate_json(buf)
 
 
 class RawBytes(Serde[bytes]):

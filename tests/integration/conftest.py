@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,24 +23,18 @@ def gate(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def weather_env(tmp_path: Path, gate: Path) -> Iterator[Callable[..., AgentTestEnv]]:
-    """Factory for an environment serving ``tests.apps.gated_weather``."""
-    envs: list[AgentTestEnv] = []
+def weather_env(agent_env: Callable[..., AgentTestEnv], gate: Path) -> Callable[..., AgentTestEnv]:
+    """Factory for an environment serving ``tests.apps.gated_weather`` (stopped after the test)."""
+    return app_env_factory(agent_env, "tests.apps.gated_weather:app", gate)
+
+
+def app_env_factory(agent_env: Callable[..., AgentTestEnv], app: str, gate: Path) -> Callable[..., AgentTestEnv]:
+    """``agent_env`` for ``app`` from this repository, with the gate directory in the service's environment."""
 
     def make(**kwargs: Any) -> AgentTestEnv:
-        env = AgentTestEnv(
-            "tests.apps.gated_weather:app",
-            tmp_path / f"env{len(envs)}",
-            env={"GATE_DIR": str(gate)},
-            pythonpath=[ROOT],
-            **kwargs,
-        )
-        envs.append(env)
-        return env.start()
+        return agent_env(app, env={"GATE_DIR": str(gate)}, pythonpath=[ROOT], **kwargs)
 
-    yield make
-    for env in envs:
-        env.stop()
+    return make
 
 
 def answer_from_tool_output(request: ParsedRequest) -> Reply:

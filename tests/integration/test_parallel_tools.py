@@ -4,38 +4,22 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from resilient_agents.models import ParsedRequest, Reply, ToolCall
 from resilient_agents.testing import AgentTestEnv, wait_until
 
-from .conftest import ROOT, count
+from .conftest import app_env_factory, count
 
 pytestmark = pytest.mark.engine
 
 
 @pytest.fixture
-def parallel_env(tmp_path: Path, gate: Path) -> Iterator[Callable[..., AgentTestEnv]]:
-    envs: list[AgentTestEnv] = []
-
-    def make(**kwargs: Any) -> AgentTestEnv:
-        env = AgentTestEnv(
-            "tests.apps.parallel_tools:app",
-            tmp_path / f"env{len(envs)}",
-            env={"GATE_DIR": str(gate)},
-            pythonpath=[ROOT],
-            **kwargs,
-        )
-        envs.append(env)
-        return env.start()
-
-    yield make
-    for env in envs:
-        env.stop()
+def parallel_env(agent_env: Callable[..., AgentTestEnv], gate: Path) -> Callable[..., AgentTestEnv]:
+    return app_env_factory(agent_env, "tests.apps.parallel_tools:app", gate)
 
 
 def _tool_outputs(request: ParsedRequest) -> Reply:

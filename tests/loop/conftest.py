@@ -48,9 +48,8 @@ async def client(request: pytest.FixtureRequest, server: ModelServer) -> AsyncIt
 
 
 @pytest.fixture
-def loop_env(tmp_path: Path) -> Iterator[Callable[..., AgentTestEnv]]:
-    """Factory for environments serving ``tests.loop.apps.loop_app`` on the real engine."""
-    envs: list[AgentTestEnv] = []
+def loop_env(agent_env: Callable[..., AgentTestEnv]) -> Callable[..., AgentTestEnv]:
+    """Factory for environments serving ``tests.loop.apps.loop_app`` on the real engine (stopped afterwards)."""
 
     def make(*, gate: Path | None = None, api: str = "responses", **kwargs: Any) -> AgentTestEnv:
         # LOOP_ALWAYS_REPLAY=1 runs every engine test with an always-replay engine (hunts non-determinism).
@@ -58,16 +57,6 @@ def loop_env(tmp_path: Path) -> Iterator[Callable[..., AgentTestEnv]]:
         env_vars = {"LOOP_API": api}
         if gate is not None:
             env_vars["GATE_DIR"] = str(gate)
-        env = AgentTestEnv(
-            "tests.loop.apps.loop_app:app",
-            tmp_path / f"env{len(envs)}",
-            env=env_vars,
-            pythonpath=[ROOT],
-            **kwargs,
-        )
-        envs.append(env)
-        return env.start()
+        return agent_env("tests.loop.apps.loop_app:app", env=env_vars, pythonpath=[ROOT], **kwargs)
 
-    yield make
-    for env in envs:
-        env.stop()
+    return make

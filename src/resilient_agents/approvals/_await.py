@@ -14,7 +14,8 @@ from typing import Any
 import restate
 from pydantic import ValidationError
 
-from ._serde import AdapterSerde
+from resilient_agents._durable import TypeAdapterSerde as AdapterSerde
+
 from ._types import APPROVALS_KEY, APPROVALS_OBJECT, ApprovalDecision, PendingApproval, ResolveTarget
 
 _APPROVAL_SERDE: AdapterSerde[PendingApproval] = AdapterSerde(PendingApproval)

@@ -12,7 +12,8 @@ from datetime import timedelta
 import restate
 from pydantic import BaseModel
 
-from ._serde import AdapterSerde
+from resilient_agents._durable import TypeAdapterSerde as AdapterSerde
+
 from ._types import APPROVALS_OBJECT, PendingApproval
 
 _STATE = "approvals"

@@ -47,11 +47,8 @@ async def _guarded_create(create: Any, kwargs: dict[str, Any], parse: Callable[[
         raise mapped from error
 
 
-class OpenAIResponsesClient:
-    """A :class:`ModelClient` for the OpenAI Responses API (``POST /v1/responses``).
-
-    Example:
-        >>> client = OpenAIResponsesClient(base_url="http://127.0.0.1:8123/v1", api_key="unused")
+class _OpenAIClient:
+    """What both OpenAI wire-format clients share: an ``openai.AsyncOpenAI`` with its retries switched off.
 
     Args:
         client: An OpenAI client to use (its retries are switched off); built from the other arguments when
@@ -70,6 +67,17 @@ class OpenAIResponsesClient:
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
         self._client = _openai_client(client, base_url, api_key, timeout)
+
+
+class OpenAIResponsesClient(_OpenAIClient):
+    """A :class:`ModelClient` for the OpenAI Responses API (``POST /v1/responses``).
+
+    Example:
+        >>> client = OpenAIResponsesClient(base_url="http://127.0.0.1:8123/v1", api_key="unused")
+
+    Takes ``client`` (an ``openai.AsyncOpenAI``, its retries switched off) or ``base_url``, ``api_key`` and
+    ``timeout`` to build one; ``None`` values fall back to ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY``.
+    """
 
     async def complete(
         self,
@@ -137,28 +145,14 @@ def _responses_turn(response: Any) -> ModelTurn:
     )
 
 
-class OpenAIChatClient:
+class OpenAIChatClient(_OpenAIClient):
     """A :class:`ModelClient` for the Chat Completions API (``POST /v1/chat/completions``).
 
     Most OpenAI-compatible servers (vLLM, Ollama, LiteLLM) speak this API.
 
-    Args:
-        client: An OpenAI client to use (its retries are switched off); built from the other arguments when
-            ``None``.
-        base_url: The API's base URL; ``None`` for OpenAI's own (or ``OPENAI_BASE_URL``).
-        api_key: The key; ``None`` reads ``OPENAI_API_KEY``.
-        timeout: Seconds before one request times out (Restate then retries the step).
+    Takes ``client`` (an ``openai.AsyncOpenAI``, its retries switched off) or ``base_url``, ``api_key`` and
+    ``timeout`` to build one; ``None`` values fall back to ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY``.
     """
-
-    def __init__(
-        self,
-        client: openai.AsyncOpenAI | None = None,
-        *,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT_SECONDS,
-    ) -> None:
-        self._client = _openai_client(client, base_url, api_key, timeout)
 
     async def complete(
         self,

@@ -60,6 +60,14 @@ def bind_run(state: RunState) -> Iterator[RunState]:
         _RUN_STATE.reset(token)
 
 
+def handler_context() -> restate.Context | None:
+    """The Restate context of the handler running this task, or ``None`` outside one."""
+    try:
+        return current_context()
+    except LookupError:  # The SDK's context variable has no default outside a handler.
+        return None
+
+
 _IN_TOOL_STEP: contextvars.ContextVar[str | None] = contextvars.ContextVar("resilient_agents_step", default=None)
 
 
@@ -90,10 +98,7 @@ def durable_context() -> restate.Context:
             f"allows none: declare it with @durable_tool(invocation=True) so each call is its own invocation "
             "with its own journal"
         )
-    try:
-        ctx = current_context()
-    except LookupError:  # The SDK's context variable has no default outside a handler.
-        ctx = None
+    ctx = handler_context()
     if ctx is None:
         raise ResilientAgentsError(
             "durable_context() was called outside a Restate handler; call it from a tool of an agent run "

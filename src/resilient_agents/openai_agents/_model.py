@@ -18,13 +18,13 @@ from openai.types.responses import ResponseFunctionToolCall
 from openai.types.responses.response_prompt_param import ResponsePromptParam
 from restate.serde import Serde
 
+from resilient_agents._durable import TypeAdapterSerde
 from resilient_agents.errors import TerminalAgentError
 
 from ._batch import ToolBatch
 from ._context import RunState, current_run, durable_context
 from ._errors import classify_model_error
 from ._journal import JournaledModelResponse
-from ._serde import TypeAdapterSerde
 from ._tool_service import RegisteredTool
 from ._tools import durable_entry, is_durable_tool
 

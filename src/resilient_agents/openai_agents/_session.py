@@ -29,9 +29,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import to_jsonable_python
 from restate.serde import Serde
 
+from resilient_agents._durable import TypeAdapterSerde
 from resilient_agents.errors import ResilientAgentsError
 
-from ._serde import TypeAdapterSerde
+from ._context import handler_context
 
 SESSION_SCHEMA_VERSION: Literal[1] = 1
 """Version of :class:`SessionRecord`. Bump it, and keep reading the old one, when the shape changes."""
@@ -216,12 +217,7 @@ async def _send_journal_now(ctx: restate.ObjectContext) -> None:
 
 
 def _current_object_context() -> restate.ObjectContext:
-    from restate.server_context import current_context
-
-    try:
-        ctx = current_context()
-    except LookupError:  # The SDK's context variable has no default outside a handler.
-        ctx = None
+    ctx = handler_context()
     if ctx is None:
         raise ResilientAgentsError(
             "RestateSession() was created outside a Restate handler: create it inside an exclusive handler of a "

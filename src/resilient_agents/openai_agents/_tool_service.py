@@ -20,10 +20,10 @@ from agents.function_schema import FuncSchema, function_schema
 from agents.tool_context import ToolContext
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
+from resilient_agents._durable import TypeAdapterSerde
 from resilient_agents.errors import ConfigurationError, TerminalAgentError
 
 from ._context import in_tool_step
-from ._serde import TypeAdapterSerde
 
 TOOLS_OBJECT = "DurableTools"
 """Name of the Virtual Object that runs parallel durable tool calls."""

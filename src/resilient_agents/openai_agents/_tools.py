@@ -28,11 +28,11 @@ from agents import FunctionTool, function_tool
 from agents.tool import ToolErrorFunction
 from agents.tool_context import ToolContext
 
+from resilient_agents._durable import TypeAdapterSerde
 from resilient_agents.errors import TerminalAgentError
 
 from ._batch import ToolBatch
 from ._context import current_run, durable_context, in_tool_step
-from ._serde import TypeAdapterSerde
 from ._settings import RetrySettings
 from ._tool_service import (
     TOOLS_HANDLER,

@@ -1,0 +1,68 @@
+"""Command-line plumbing shared by the benchmarks (bench process only; the served apps do not import it)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from resilient_agents.engine import binary_version, enter_loopback_namespace
+from resilient_agents.testing import AgentTestEnv
+
+
+class BenchError(Exception):
+    """A check failed: the numbers would be meaningless, so the bench exits with code 1."""
+
+
+def positive_int(text: str) -> int:
+    """``argparse`` type: an integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """``argparse`` type: an integer of 0 or more."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """``argparse`` type: a number above 0."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return value
+
+
+def progress(message: str) -> None:
+    """Report progress on stderr (the table goes to stdout)."""
+    print(f"  .. {message}", file=sys.stderr, flush=True)
+
+
+def engine_line(env: AgentTestEnv, isolated: bool) -> str:
+    """The report line naming the engine version and the network it ran in."""
+    binary = env.engine.binary
+    version = binary_version(binary) if binary is not None else None
+    network = "loopback-only network namespace" if isolated else "plain loopback (no network namespace allowed)"
+    return f"engine: restate-server {version or '(unknown version)'}, single node, {network}"
+
+
+def run_main(
+    argv: Sequence[str] | None,
+    parse: Callable[[Sequence[str] | None], argparse.Namespace],
+    run: Callable[[argparse.Namespace, bool], None],
+) -> int:
+    """Enter the loopback-only namespace, parse the arguments, run the bench; return the exit code."""
+    # First, before any thread exists: restate-server must not reach the internet.
+    isolated = enter_loopback_namespace()
+    args = parse(argv)
+    try:
+        run(args, isolated)
+    except BenchError as error:
+        print(f"bench failed: {error}", file=sys.stderr)
+        return 1
+    return 0
