@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from resilient_agents.approvals._admin import list_pending
 from resilient_agents.cli import main
 from resilient_agents.models import DemoModel
 from resilient_agents.testing import AgentTestEnv, wait_until
@@ -38,9 +39,8 @@ def airline_env(tmp_path: Path) -> Iterator[Callable[[float], AgentTestEnv]]:
 
 
 def _pending(env: AgentTestEnv) -> list[dict[str, Any]]:
-    response = env.call("Approvals/pending/list")
-    assert response.status_code == 200, response.text
-    return list(response.json())
+    """The pending approvals of every tenant, read as ``approvals list`` reads them (the engine's SQL)."""
+    return [entry.approval.model_dump(mode="json") for entry in list_pending(env.engine.admin_url)]
 
 
 def test_approval_survives_a_restart_and_history_is_readable_while_waiting(
@@ -59,10 +59,10 @@ def test_approval_survives_a_restart_and_history_is_readable_while_waiting(
 
     env.kill_service()
     env.restart_service()
-    assert main(["approvals", "list", "--ingress", env.engine.ingress_url]) == 0
+    assert main(["approvals", "list", "--admin", env.engine.admin_url]) == 0
     assert pending[0]["id"] in capsys.readouterr().out
-    code = main(["approvals", "approve", pending[0]["id"], "--by", "carla", "--ingress", env.engine.ingress_url])
-    assert code == 0
+    urls = ["--ingress", env.engine.ingress_url, "--admin", env.engine.admin_url]
+    assert main(["approvals", "approve", pending[0]["id"], "--by", "carla", *urls]) == 0
 
     answer = env.attach(invocation)
     assert answer.status_code == 200, answer.text

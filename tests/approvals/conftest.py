@@ -1,4 +1,4 @@
-"""One engine for the approval tests: the test app with ``ApprovalDemo``, ``ApprovalFlow`` and ``Approvals``."""
+"""One engine for the approval tests (``ApprovalDemo``, ``ApprovalFlow``, ``Approvals``...), and CLI helpers."""
 
 from __future__ import annotations
 
@@ -33,9 +33,14 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     return code, out, err
 
 
-def pending(env: AgentTestEnv, capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
-    """The pending approvals as ``approvals list --json`` prints them."""
-    code, out, err = run_cli(capsys, "list", "--json", "--ingress", env.engine.ingress_url)
+def urls(env: AgentTestEnv) -> list[str]:
+    """The CLI flags that point ``approve``/``reject`` at this environment's engine."""
+    return ["--ingress", env.engine.ingress_url, "--admin", env.engine.admin_url]
+
+
+def pending(env: AgentTestEnv, capsys: pytest.CaptureFixture[str], *flags: str) -> list[dict[str, Any]]:
+    """The pending approvals as ``approvals list --json`` prints them (of every tenant and namespace)."""
+    code, out, err = run_cli(capsys, "list", "--json", "--admin", env.engine.admin_url, *flags)
     assert code == 0, err
     listed: list[dict[str, Any]] = json.loads(out)
     return listed

@@ -7,7 +7,6 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 from examples.bank.data import CURRENCY
 from examples.bank.data import money as fmt
@@ -136,29 +135,38 @@ def _loan_model(request: ParsedRequest) -> Reply:
     return quote_tool_outputs(request)
 
 
-def _pending(env: AgentTestEnv) -> list[dict[str, Any]]:
-    response = httpx.post(f"{env.engine.ingress_url}/Approvals/pending/list", timeout=30)
-    assert response.status_code == 200, response.text
-    pending: list[dict[str, Any]] = response.json()
+def _pending(env: AgentTestEnv, capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    """The pending approvals, as a bank employee lists them (every tenant)."""
+    capsys.readouterr()
+    assert main(["approvals", "list", "--json", "--admin", env.engine.admin_url]) == 0
+    pending: list[dict[str, Any]] = json.loads(capsys.readouterr().out)
     return pending
 
 
-def test_large_loan_waits_for_approval_across_a_restart(bank_env: Callable[..., AgentTestEnv]) -> None:
-    env = bank_env(env={"BANK_LOAN_APPROVAL_TIMEOUT_SECONDS": "6"})
+def _decide(env: AgentTestEnv, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    """What a bank employee types: ``approvals approve|reject ...``; returns the exit code and stderr."""
+    capsys.readouterr()
+    code = main(["approvals", *argv, "--ingress", env.engine.ingress_url, "--admin", env.engine.admin_url])
+    return code, capsys.readouterr().err
+
+
+def test_large_loans_wait_for_approval_across_a_restart(
+    bank_env: Callable[..., AgentTestEnv], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An hour to decide: nothing in this test races the approval's timeout (the next test makes it fire).
+    env = bank_env(env={"BANK_LOAN_APPROVAL_TIMEOUT_SECONDS": "3600"})
     for customer in ("alice", "bob"):
         open_account(env, customer)
     before = {customer: account(env, customer) for customer in ("alice", "bob")}
     env.scripted.push(*[_loan_model] * 6)
     turns = {customer: env.send(f"BankSession/{customer}/message", "I'd like a loan of 50000") for customer in before}
-    wait_until(lambda: len(_pending(env)) == 2, what="both loans to wait for approval")
-    pending = _pending(env)
-    ids = {entry["details"]["customer"]: entry["id"] for entry in pending}
+    wait_until(lambda: len(_pending(env, capsys)) == 2, what="both loans to wait for approval")
+    ids = {entry["details"]["customer"]: entry["id"] for entry in _pending(env, capsys)}
 
     env.kill_service()  # Both turns and both workflows wait durably while the service is gone.
     env.restart_service()
-    ingress = env.engine.ingress_url
-    cli = ["approvals", "approve", ids["alice"], "--by", "ana", "--note", "good history", "--ingress", ingress]
-    assert main(cli) == 0  # What a bank employee types.
+    assert _decide(env, capsys, "approve", ids["alice"], "--by", "ana", "--note", "good history") == (0, "")
+    assert _decide(env, capsys, "reject", ids["bob"], "--by", "bo", "--note", "too risky") == (0, "")
 
     approved = env.attach(turns["alice"])
     assert approved.status_code == 200, approved.text
@@ -170,17 +178,45 @@ def test_large_loan_waits_for_approval_across_a_restart(bank_env: Callable[..., 
     assert alice.balance_cents == before["alice"].balance_cents + 50_000_00
     assert [loan.id for loan in alice.loans] == [*[loan.id for loan in before["alice"].loans], ids["alice"]]
 
-    rejected = env.attach(turns["bob"])  # Nobody decides bob's request: it times out.
+    rejected = env.attach(turns["bob"])
     assert rejected.status_code == 200, rejected.text
     decision = json.loads(rejected.json())
-    assert decision["status"] == "timed_out"
+    assert decision["status"] == "rejected"
     assert decision["message"] == (
-        f"Your loan request {ids['bob']} for 50,000.00 {CURRENCY} was not decided in time (no decision within 6s) "
-        "and is therefore rejected. Nothing was booked; you are welcome to apply again."
+        f"Your loan request {ids['bob']} for 50,000.00 {CURRENCY} was rejected by bo (too risky)."
     )
     assert account(env, "bob") == before["bob"]
-    assert _pending(env) == []
+    assert _pending(env, capsys) == []
     assert env.llm_requests() == 6  # No model call was repeated by the restart.
+    # A second decision on a decided loan is refused, and changes nothing.
+    code, err = _decide(env, capsys, "approve", ids["bob"], "--by", "cy")
+    assert (code, err) == (1, f"error: already rejected by bo (approval {ids['bob']!r})\n")
+    assert account(env, "bob") == before["bob"]
+
+
+def test_a_loan_nobody_decides_times_out_and_a_late_approval_is_refused(
+    bank_env: Callable[..., AgentTestEnv], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Nobody decides until the turn has answered, so the timeout is the only thing that can end the wait.
+    env = bank_env(env={"BANK_LOAN_APPROVAL_TIMEOUT_SECONDS": "1"})
+    open_account(env, "bob")
+    before = account(env, "bob")
+    env.scripted.push(*[_loan_model] * 3)
+    response = env.call("BankSession/bob/message", "I'd like a loan of 50000")
+    assert response.status_code == 200, response.text
+    decision = json.loads(response.json())
+    loan_id = decision["loan_id"]
+    assert decision["status"] == "timed_out"
+    assert decision["message"] == (
+        f"Your loan request {loan_id} for 50,000.00 {CURRENCY} was not decided in time (no decision within 1s) "
+        "and is therefore rejected. Nothing was booked; you are welcome to apply again."
+    )
+    assert _pending(env, capsys) == []
+
+    code, err = _decide(env, capsys, "approve", loan_id, "--by", "ana")  # The employee comes back too late.
+    assert (code, err) == (1, f"error: too late: timed_out (approval {loan_id!r}: no decision within 1s)\n")
+    assert account(env, "bob") == before
+    assert env.query("SELECT target FROM sys_invocation WHERE target = 'Account/bob/open_loan'") == []
 
 
 def test_reminder_fires_after_a_restart(bank_env: Callable[..., AgentTestEnv]) -> None:
@@ -237,7 +273,9 @@ def test_kill_during_the_model_call_right_after_a_handoff(bank_env: Callable[...
     assert [row["target"] for row in calls] == ["Account/alice/balance", "Account/alice/spending"]
 
 
-def test_a_new_message_interrupts_a_turn_waiting_for_a_loan_approval(bank_env: Callable[..., AgentTestEnv]) -> None:
+def test_a_new_message_interrupts_a_turn_waiting_for_a_loan_approval(
+    bank_env: Callable[..., AgentTestEnv], capsys: pytest.CaptureFixture[str]
+) -> None:
     env = bank_env()
 
     def answer_both(request: ParsedRequest) -> Reply:
@@ -246,7 +284,7 @@ def test_a_new_message_interrupts_a_turn_waiting_for_a_loan_approval(bank_env: C
 
     env.scripted.push(_loan_model, _loan_model, answer_both)
     first = env.send("BankSession/alice/message", "I'd like a loan of 50000")
-    wait_until(lambda: len(_pending(env)) == 1, what="the loan to wait for approval")
+    [waiting] = wait_until(lambda: _pending(env, capsys), what="the loan to wait for approval")
 
     response = env.call("BankSession/alice/interrupt", "Forget the loan. What is my balance?")
 
@@ -260,9 +298,14 @@ def test_a_new_message_interrupts_a_turn_waiting_for_a_loan_approval(bank_env: C
         "Forget the loan. What is my balance?",
     ]
     # The cancellation reached the waiting workflow too: the request is withdrawn, nothing was paid out.
-    wait_until(lambda: _pending(env) == [], what="the withdrawn request to leave the approvals list")
+    wait_until(lambda: _pending(env, capsys) == [], what="the withdrawn request to leave the approvals list")
     workflows = env.query(
         "SELECT status, completion_result FROM sys_invocation WHERE target_service_name = 'LoanApproval'"
     )
     assert workflows == [{"status": "completed", "completion_result": "failure"}]
     assert env.query("SELECT target FROM sys_invocation WHERE target = 'Account/alice/open_loan'") == []
+    code, err = _decide(env, capsys, "approve", waiting["id"], "--by", "ana")  # Too late: the loan was withdrawn.
+    assert (code, err) == (
+        1,
+        f"error: too late: withdrawn (approval {waiting['id']!r}: the requester stopped waiting)\n",
+    )

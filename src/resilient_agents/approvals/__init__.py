@@ -1,15 +1,17 @@
-"""Human approvals: durable waits for a person's decision, listed in one place and decided from the CLI or HTTP.
+"""Human approvals: durable waits for a person's decision, listed per tenant and decided from the CLI or HTTP.
 
 A handler (or an Agents SDK tool declared with ``durable_tool(invocation=True)``, passing
 :func:`resilient_agents.openai_agents.durable_context`) calls :func:`await_approval`; the invocation suspends
-on an awakeable, with a timeout, and the request is listed in the ``Approvals`` Virtual Object until it is
-decided or times out. A Workflow waits on its own durable promise with :func:`await_workflow_approval` and takes
-the decision in a shared handler with :func:`resolve_workflow_approval` (or does the same by hand with
-:func:`register_pending` (``kind="workflow"``) and :func:`clear_pending`).
+on an awakeable, with a timeout, and the request is listed in the ``Approvals`` Virtual Object, under the key of
+its tenant, until it is decided, times out or is withdrawn. A Workflow waits on its own durable promise with
+:func:`await_workflow_approval` and takes the decision in a shared handler with :func:`resolve_workflow_approval`
+(or does the same by hand with :func:`register_pending` (``kind="workflow"``) and :func:`clear_pending`).
 
 People decide with ``resilient-agents approvals list | approve ID | reject ID`` or plain HTTP
-(``POST /Approvals/pending/list``, then resolve the awakeable or call the workflow handler). Serve
-:func:`approvals_object` in the same app as the code that asks.
+(``POST /Approvals/<tenant>/list``, ``POST /Approvals/<tenant>/decide`` with ``{"id": ID, "approved": true}``).
+A decision for an approval that already ended is refused (HTTP 409: "too late: timed_out ...", "already
+approved by ana ..."). Serve :func:`approvals_object` (optionally ``namespace="app"``: ``app.Approvals``) in the
+same app as the code that asks.
 """
 
 from __future__ import annotations
@@ -21,16 +23,27 @@ from ._await import (
     register_pending,
     resolve_workflow_approval,
 )
-from ._object import approvals_object
-from ._types import APPROVALS_KEY, APPROVALS_OBJECT, ApprovalDecision, PendingApproval, ResolveTarget
+from ._object import approvals_object, approvals_object_name
+from ._types import (
+    APPROVALS_OBJECT,
+    DEFAULT_TENANT,
+    ApprovalDecision,
+    DecidedApproval,
+    DecideRequest,
+    PendingApproval,
+    ResolveTarget,
+)
 
 __all__ = [
-    "APPROVALS_KEY",
     "APPROVALS_OBJECT",
+    "DEFAULT_TENANT",
     "ApprovalDecision",
+    "DecideRequest",
+    "DecidedApproval",
     "PendingApproval",
     "ResolveTarget",
     "approvals_object",
+    "approvals_object_name",
     "await_approval",
     "await_workflow_approval",
     "clear_pending",

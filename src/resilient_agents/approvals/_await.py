@@ -1,9 +1,11 @@
 """Waiting durably for a person's decision. Private module.
 
 :func:`await_approval` journals, in this order: the time (``timestamp``), an awakeable, a one-way send to
-``Approvals/pending/add``, a timer, and (once one of awakeable and timer completes) a one-way send to
-``Approvals/pending/remove``. Everything it decides depends only on journaled values, so a replay after a
-crash or a suspension takes the same path.
+``<Approvals>/<tenant>/add``, a timer, and (once one of awakeable and timer completes) a call to
+``<Approvals>/<tenant>/conclude``, which returns the decision that holds. The object runs ``decide`` and
+``conclude`` one at a time per tenant, so a person's decision and the timeout cannot both win: whichever the
+object saw first is the outcome, and the other is refused ("too late: timed_out") or overruled. Everything
+decided here depends only on journaled values, so a replay after a crash or a suspension takes the same path.
 """
 
 from __future__ import annotations
@@ -16,36 +18,51 @@ from pydantic import ValidationError
 
 from resilient_agents._durable import TypeAdapterSerde as AdapterSerde
 
-from ._types import APPROVALS_KEY, APPROVALS_OBJECT, ApprovalDecision, PendingApproval, ResolveTarget
+from ._object import approvals_object_name
+from ._types import DEFAULT_TENANT, ApprovalDecision, Conclusion, PendingApproval, ResolveTarget
 
 _APPROVAL_SERDE: AdapterSerde[PendingApproval] = AdapterSerde(PendingApproval)
-_ID_SERDE: AdapterSerde[str] = AdapterSerde(str)
+_CONCLUSION_SERDE: AdapterSerde[Conclusion] = AdapterSerde(Conclusion)
+_DECISION_SERDE: AdapterSerde[ApprovalDecision] = AdapterSerde(ApprovalDecision)
 _RAW_SERDE: AdapterSerde[Any] = AdapterSerde(Any)
 _CANCELLED = 409
 """Status code of the :class:`restate.TerminalError` the SDK raises when the invocation is cancelled."""
 
 
-def register_pending(ctx: restate.Context, approval: PendingApproval) -> None:
-    """List ``approval`` in the ``Approvals`` object (a journaled one-way send; returns at once).
+def register_pending(ctx: restate.Context, approval: PendingApproval, *, tenant: str | None = None) -> None:
+    """List ``approval`` in the approvals object under ``tenant`` (a journaled one-way send; returns at once).
 
     A Workflow that waits on its own durable promise calls this with a ``kind="workflow"`` target naming its
-    shared handler that takes the :class:`ApprovalDecision`, and :func:`clear_pending` once decided.
+    shared handler that takes the :class:`ApprovalDecision`, and :func:`clear_pending` once it stops waiting.
+    (:func:`await_workflow_approval` does both, and also settles a decision that races the timeout.)
 
     Args:
         ctx: The context of the running handler.
-        approval: The request; an existing entry with the same id is replaced.
+        approval: The request; a pending one with the same id (in the same tenant) is replaced.
+        tenant: The object key to list it under (an app, a customer...); default :data:`DEFAULT_TENANT`.
     """
-    ctx.generic_send(APPROVALS_OBJECT, "add", _APPROVAL_SERDE.serialize(approval), key=APPROVALS_KEY)
+    ctx.generic_send(approvals_object_name(), "add", _APPROVAL_SERDE.serialize(approval), key=_key(tenant))
 
 
-def clear_pending(ctx: restate.Context, approval_id: str) -> None:
-    """Remove the approval ``approval_id`` from the ``Approvals`` object (a journaled one-way send).
+def clear_pending(
+    ctx: restate.Context,
+    approval_id: str,
+    *,
+    tenant: str | None = None,
+    decision: ApprovalDecision | None = None,
+) -> None:
+    """End the pending approval ``approval_id`` (a journaled one-way send).
+
+    The approvals object remembers how it ended, so a decision that arrives later is refused with the reason.
 
     Args:
         ctx: The context of the running handler.
         approval_id: The id given to :func:`register_pending`; unknown ids are ignored.
+        tenant: The tenant given to :func:`register_pending`.
+        decision: How the wait ended (a timed-out decision is remembered as ``timed_out``); ``None``: withdrawn.
     """
-    ctx.generic_send(APPROVALS_OBJECT, "remove", _ID_SERDE.serialize(approval_id), key=APPROVALS_KEY)
+    conclusion = Conclusion(id=approval_id, decision=decision)
+    ctx.generic_send(approvals_object_name(), "conclude", _CONCLUSION_SERDE.serialize(conclusion), key=_key(tenant))
 
 
 async def await_approval(
@@ -56,14 +73,17 @@ async def await_approval(
     timeout: timedelta,  # noqa: ASYNC109  (a durable timer, which asyncio.timeout cannot be)
     requested_by: str = "",
     approval_id: str | None = None,
+    tenant: str | None = None,
 ) -> ApprovalDecision:
     """Ask a person to approve something and wait durably for the decision, at most ``timeout``.
 
     The invocation suspends while it waits (the service may stop and restart meanwhile). The request is
     listed by ``resilient-agents approvals list`` until it is decided or times out. Decide it with
-    ``resilient-agents approvals approve|reject ID`` or by resolving the awakeable over HTTP with an
-    :class:`ApprovalDecision` (plain ``true``/``false`` is accepted too); rejecting the awakeable
-    (``/restate/awakeables/<id>/reject``) counts as a rejection with its message as the note.
+    ``resilient-agents approvals approve|reject ID`` or ``POST /Approvals/<tenant>/decide`` with
+    ``{"id": ID, "approved": true, "by": "ana"}``; both refuse a decision that comes after the timeout or
+    after another decision (HTTP 409). Resolving the awakeable directly also works (with an
+    :class:`ApprovalDecision`, or plain ``true``/``false``; rejecting it counts as a rejection with its
+    message as the note) but bypasses that check.
 
     Call it from a handler, or from an Agents SDK tool declared with
     ``@durable_tool(invocation=True)`` (its own invocation, so several such calls in one model response
@@ -78,7 +98,9 @@ async def await_approval(
         timeout: How long to wait; then the request counts as rejected.
         requested_by: Who or what asks (shown in the list).
         approval_id: The id people type; default ``apr-`` plus 12 hex digits from ``ctx.uuid()``.
-            Must be unique among pending approvals.
+            Must be unique among the tenant's pending approvals.
+        tenant: Whose approvals these are (an app, a customer, a session): the approvals object's key, so
+            tenants never wait for each other; default :data:`DEFAULT_TENANT`.
 
     Returns:
         The decision; after the timeout ``ApprovalDecision(approved=False, timed_out=True, note=...)``.
@@ -89,19 +111,17 @@ async def await_approval(
     created_at_ms = int(await ctx.time() * 1000)
     ident = approval_id or f"apr-{ctx.uuid().hex[:12]}"
     awakeable_id, answer = ctx.awakeable(serde=_RAW_SERDE)
-    register_pending(
-        ctx,
-        PendingApproval(
-            id=ident,
-            title=title,
-            details=details,
-            requested_by=requested_by,
-            resolve=ResolveTarget(kind="awakeable", awakeable_id=awakeable_id),
-            created_at_ms=created_at_ms,
-            expires_at_ms=created_at_ms + _millis(timeout),
-        ),
+    approval = PendingApproval(
+        id=ident,
+        title=title,
+        details=details,
+        requested_by=requested_by,
+        resolve=ResolveTarget(kind="awakeable", awakeable_id=awakeable_id),
+        created_at_ms=created_at_ms,
+        expires_at_ms=created_at_ms + _millis(timeout),
     )
-    return await _wait_and_clear(ctx, ident, answer, timeout)
+    register_pending(ctx, approval, tenant=tenant)
+    return await _wait_and_conclude(ctx, approval, _key(tenant), answer, timeout)
 
 
 async def await_workflow_approval(
@@ -115,13 +135,15 @@ async def await_workflow_approval(
     promise: str = "approval",
     requested_by: str = "",
     approval_id: str | None = None,
+    tenant: str | None = None,
 ) -> ApprovalDecision:
     """From a Workflow's ``run`` handler: wait for a decision on the workflow's own durable promise.
 
-    Lists the request with a ``kind="workflow"`` target, so ``approvals approve|reject`` POSTs the
-    :class:`ApprovalDecision` to ``/<workflow>/<key>/<handler>``; that shared handler passes it on with
-    :func:`resolve_workflow_approval`. Rejecting the promise counts as a rejection; after ``timeout`` the
-    decision is ``ApprovalDecision(approved=False, timed_out=True, note=...)``. The entry is withdrawn either way.
+    Lists the request with a ``kind="workflow"`` target, so a decision (``approvals approve|reject`` or
+    ``POST /Approvals/<tenant>/decide``) is sent as an :class:`ApprovalDecision` to
+    ``/<workflow>/<key>/<handler>``; that shared handler passes it on with :func:`resolve_workflow_approval`.
+    Rejecting the promise counts as a rejection; after ``timeout`` the decision is
+    ``ApprovalDecision(approved=False, timed_out=True, note=...)`` and later decisions are refused.
 
     Example:
         >>> @loan.main()  # doctest: +SKIP
@@ -143,6 +165,7 @@ async def await_workflow_approval(
         promise: The durable promise's name (the same in :func:`resolve_workflow_approval`).
         requested_by: Who or what asks; default ``"<workflow>/<key>"``.
         approval_id: The id people type; default ``"<workflow>-<key>"``.
+        tenant: Whose approvals these are: the approvals object's key; default :data:`DEFAULT_TENANT`.
 
     Returns:
         The decision.
@@ -151,21 +174,19 @@ async def await_workflow_approval(
         restate.TerminalError: When the workflow is cancelled while it waits (status 409).
     """
     key = ctx.key()
-    ident = approval_id or f"{workflow}-{key}"
     created_at_ms = int(await ctx.time() * 1000)
-    register_pending(
-        ctx,
-        PendingApproval(
-            id=ident,
-            title=title,
-            details=details,
-            requested_by=requested_by or f"{workflow}/{key}",
-            resolve=ResolveTarget(kind="workflow", service=workflow, key=key, handler=handler),
-            created_at_ms=created_at_ms,
-            expires_at_ms=created_at_ms + _millis(timeout),
-        ),
+    approval = PendingApproval(
+        id=approval_id or f"{workflow}-{key}",
+        title=title,
+        details=details,
+        requested_by=requested_by or f"{workflow}/{key}",
+        resolve=ResolveTarget(kind="workflow", service=workflow, key=key, handler=handler),
+        created_at_ms=created_at_ms,
+        expires_at_ms=created_at_ms + _millis(timeout),
     )
-    return await _wait_and_clear(ctx, ident, ctx.promise(promise, serde=_RAW_SERDE).value(), timeout)
+    register_pending(ctx, approval, tenant=tenant)
+    answer = ctx.promise(promise, serde=_RAW_SERDE).value()
+    return await _wait_and_conclude(ctx, approval, _key(tenant), answer, timeout)
 
 
 async def resolve_workflow_approval(
@@ -175,35 +196,46 @@ async def resolve_workflow_approval(
 
     Args:
         ctx: The context of the shared handler (the one named ``handler`` there).
-        decision: What ``approvals approve|reject`` (or an HTTP client) sent.
+        decision: What the approvals object (or an HTTP client) sent.
         promise: The durable promise's name (the same as there).
     """
     await ctx.promise(promise, serde=_RAW_SERDE).resolve(decision.model_dump(mode="json"))
 
 
-async def _wait_and_clear(
+async def _wait_and_conclude(
     ctx: restate.Context,
-    ident: str,
+    approval: PendingApproval,
+    tenant: str,
     answer: restate.RestateDurableFuture[Any],
     timeout: timedelta,  # noqa: ASYNC109  (a durable timer)
 ) -> ApprovalDecision:
-    """Wait for ``answer`` or ``timeout``, withdraw the listed entry ``ident``, return the decision."""
+    """Wait for ``answer`` or ``timeout``, then settle the outcome with the approvals object and return it."""
+    seen: ApprovalDecision
     # One select in this one task: awaiting the two futures from separate tasks can lose a wake-up.
     try:
-        match await restate.select(answer=answer, timeout=ctx.sleep(timeout, name=f"approval timeout: {ident}")):
+        match await restate.select(answer=answer, timeout=ctx.sleep(timeout, name=f"approval timeout: {approval.id}")):
             case ["answer", value]:
-                decision = _decision_from(value)
+                seen = _decision_from(value)
             case _:
-                decision = ApprovalDecision(
-                    approved=False, timed_out=True, note=f"no decision within {_describe(timeout)}"
-                )
+                seen = ApprovalDecision(approved=False, timed_out=True, note=f"no decision within {_describe(timeout)}")
     except restate.TerminalError as error:
-        clear_pending(ctx, ident)
         if error.status_code == _CANCELLED:
+            # Withdraw without waiting for an answer: the invocation is being cancelled.
+            withdrawn = Conclusion(id=approval.id, created_at_ms=approval.created_at_ms)
+            ctx.generic_send(approvals_object_name(), "conclude", _CONCLUSION_SERDE.serialize(withdrawn), key=tenant)
             raise
-        return ApprovalDecision(approved=False, note=error.message or "rejected")
-    clear_pending(ctx, ident)
-    return decision
+        seen = ApprovalDecision(approved=False, note=error.message or "rejected")
+    # The object answers with the decision that holds: a person's decision it accepted before this
+    # conclusion wins over a timeout seen here meanwhile (that person was told it was accepted).
+    conclusion = Conclusion(id=approval.id, created_at_ms=approval.created_at_ms, decision=seen)
+    raw = await ctx.generic_call(
+        approvals_object_name(), "conclude", _CONCLUSION_SERDE.serialize(conclusion), key=tenant
+    )
+    return _DECISION_SERDE.deserialize(raw) or seen
+
+
+def _key(tenant: str | None) -> str:
+    return tenant or DEFAULT_TENANT
 
 
 def _millis(duration: timedelta) -> int:

@@ -1,13 +1,15 @@
 """``resilient-agents approvals list | approve ID | reject ID``: decide what agents and workflows wait for.
 
-Private module. The commands talk to the Restate ingress only: ``list`` reads the ``Approvals`` object,
-``approve`` and ``reject`` send the :class:`~resilient_agents.approvals.ApprovalDecision` to where the
-request said it waits (an awakeable, or a workflow's handler).
+Private module. ``list`` (and the id lookup of ``approve``/``reject``) reads the approvals of every tenant and
+every approvals object (``Approvals``, ``<namespace>.Approvals``) from the engine's admin SQL; ``approve`` and
+``reject`` send the decision over the ingress to the object's ``decide`` handler, which passes it to the waiting
+code, or refuses it when the approval already ended ("too late: timed_out", "already approved by ana").
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import getpass
 import itertools
 import json
@@ -16,17 +18,22 @@ import sys
 import time
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 import httpx
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
-from resilient_agents.approvals import APPROVALS_KEY, APPROVALS_OBJECT, ApprovalDecision, PendingApproval
+from resilient_agents.approvals import APPROVALS_OBJECT, DecidedApproval, DecideRequest
+from resilient_agents.approvals._admin import ListedApproval, Location, list_pending, locate
+from resilient_agents.errors import ConfigurationError, EngineError
 
 DEFAULT_INGRESS = "http://127.0.0.1:8080"
+DEFAULT_ADMIN = "http://127.0.0.1:9070"
 _HTTP_TIMEOUT = 10.0
 _TITLE_WIDTH = 48
 _DESCRIPTION = "Requests that agents and workflows wait on until a person decides (or their timeout passes)."
-_PENDING_LIST: TypeAdapter[list[PendingApproval]] = TypeAdapter(list[PendingApproval])
+_REFUSALS = (404, 409)
+"""Statuses with which the approvals object refuses a decision; their message is the whole story."""
 
 
 class _CommandError(Exception):
@@ -52,8 +59,10 @@ def approvals_main(argv: Sequence[str] | None = None) -> int:
         argv: The arguments after ``approvals`` (default: ``sys.argv[1:]``).
 
     Returns:
-        The exit code: 0 on success, 1 when the engine is unreachable, answers with an error or has no such
-        approval. Bad usage exits through argparse (``SystemExit(2)``), as the main command does.
+        The exit code: 0 on success; 1 when the engine is unreachable or answers with an error, when there is
+        no such approval, or when the decision is refused because the approval already ended (timed out,
+        decided by someone else, withdrawn). Bad usage exits through argparse (``SystemExit(2)``), as the main
+        command does.
     """
     parser = argparse.ArgumentParser(prog="resilient-agents approvals", description=_DESCRIPTION)
     _add_commands(parser)
@@ -66,60 +75,78 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     parser.description = _DESCRIPTION
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    listing = sub.add_parser("list", help="show the pending approvals")
+    listing = sub.add_parser("list", help="show the pending approvals of every tenant")
     listing.add_argument("--json", dest="as_json", action="store_true", help="print them as JSON")
-    _add_ingress(listing)
+    _add_scope(listing)
+    _add_urls(listing, ingress=False)
     listing.set_defaults(func=cmd_list)
 
     for name in ("approve", "reject"):
         decide = sub.add_parser(name, help=f"{name} a pending request")
-        decide.add_argument("id", metavar="ID", help="the approval id (as `approvals list` shows it)")
+        decide.add_argument("id", metavar="ID", help="the approval id, exactly as `approvals list` shows it")
         decide.add_argument("--by", metavar="NAME", help="who decides (default: your user name)")
         decide.add_argument("--note", metavar="TEXT", help="a reason or comment for the requester")
-        _add_ingress(decide)
+        _add_scope(decide)
+        _add_urls(decide, ingress=True)
         decide.set_defaults(func=cmd_decide, approved=name == "approve")
 
 
-def _add_ingress(parser: argparse.ArgumentParser) -> None:
+def _add_scope(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--ingress",
+        "--namespace",
+        metavar="NS",
+        help=f"only the approvals object NS.{APPROVALS_OBJECT} (default: {APPROVALS_OBJECT} and every "
+        f"*.{APPROVALS_OBJECT})",
+    )
+    parser.add_argument("--tenant", metavar="KEY", help="only this tenant (the approvals object's key)")
+
+
+def _add_urls(parser: argparse.ArgumentParser, *, ingress: bool) -> None:
+    if ingress:
+        parser.add_argument(
+            "--ingress",
+            metavar="URL",
+            help=f"ingress URL (default: $RESTATE_INGRESS_URL, else from `up`, else {DEFAULT_INGRESS})",
+        )
+    parser.add_argument(
+        "--admin",
         metavar="URL",
-        help=f"ingress URL (default: $RESTATE_INGRESS_URL, else from `up`, else {DEFAULT_INGRESS})",
+        help=f"admin API URL (default: $RESTATE_ADMIN_URL, else from `up`, else {DEFAULT_ADMIN})",
     )
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     """``approvals list``: print the pending approvals as a table (or JSON with ``--json``)."""
-    ingress = _ingress(args.ingress)
     try:
-        pending = _fetch_pending(ingress)
+        pending = _list(_admin(args.admin), args.namespace, args.tenant)
     except _CommandError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     if args.as_json:
-        print(json.dumps([a.model_dump(mode="json") for a in pending], indent=2, ensure_ascii=False))
+        entries = [{"registry": p.registry, "tenant": p.tenant, **p.approval.model_dump(mode="json")} for p in pending]
+        print(json.dumps(entries, indent=2, ensure_ascii=False))
     else:
         print(render_table(pending, now_ms=int(time.time() * 1000)))
     return 0
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
-    """``approvals approve|reject ID``: send the decision to the request's waiter."""
-    ingress = _ingress(args.ingress)
-    decision = ApprovalDecision(approved=args.approved, by=args.by or _user(), note=args.note)
+    """``approvals approve|reject ID``: send the decision to the approvals object that holds ``ID``."""
+    request = DecideRequest(id=args.id, approved=args.approved, by=args.by or _user(), note=args.note)
     try:
-        approval = find_approval(_fetch_pending(ingress), args.id)
-        _resolve(ingress, approval, decision)
+        where = _locate(_admin(args.admin), args.id, args.namespace, args.tenant)
+        record = _decide(_ingress(args.ingress), where, request)
     except _CommandError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    verb = "approved" if decision.approved else "rejected"
-    print(f"{verb} {approval.id}: {approval.title}")
+    print(f"{record.status} {record.id}: {record.title}")
     return 0
 
 
-def render_table(pending: Sequence[PendingApproval], *, now_ms: int) -> str:
+def render_table(pending: Sequence[ListedApproval], *, now_ms: int) -> str:
     """Format pending approvals as an aligned text table.
+
+    The ``REGISTRY`` column (the approvals object) is shown only when some approval is not in ``Approvals``.
 
     Args:
         pending: The approvals, in the order to show.
@@ -130,16 +157,19 @@ def render_table(pending: Sequence[PendingApproval], *, now_ms: int) -> str:
     """
     if not pending:
         return "no pending approvals"
-    header = ("ID", "TITLE", "REQUESTED BY", "AGE", "EXPIRES IN")
+    registries = any(p.registry != APPROVALS_OBJECT for p in pending)
+    header = ("ID", *(("REGISTRY",) if registries else ()), "TENANT", "TITLE", "REQUESTED BY", "AGE", "EXPIRES IN")
     rows = [
         (
-            a.id,
-            _shorten(a.title, _TITLE_WIDTH),
-            a.requested_by or "-",
-            format_duration(max(0, now_ms - a.created_at_ms)),
-            _expires(a.expires_at_ms, now_ms),
+            p.approval.id,
+            *((p.registry,) if registries else ()),
+            p.tenant,
+            _shorten(p.approval.title, _TITLE_WIDTH),
+            p.approval.requested_by or "-",
+            format_duration(max(0, now_ms - p.approval.created_at_ms)),
+            _expires(p.approval.expires_at_ms, now_ms),
         )
-        for a in pending
+        for p in pending
     ]
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
@@ -147,22 +177,17 @@ def render_table(pending: Sequence[PendingApproval], *, now_ms: int) -> str:
     return "\n".join([head, *lines])
 
 
-def find_approval(pending: Sequence[PendingApproval], approval_id: str) -> PendingApproval:
-    """Return the pending approval ``approval_id`` (an exact id, or a prefix of exactly one id).
+def unknown_approval(approval_id: str, pending_ids: Sequence[str]) -> str:
+    """The error for an id that is neither pending nor recently ended, naming close matches if there are any.
 
-    Raises:
-        _CommandError: When no pending approval matches, or a prefix matches several.
+    Ids must match exactly: a prefix is not enough, since deciding the wrong request cannot be undone.
     """
-    for approval in pending:
-        if approval.id == approval_id:
-            return approval
-    matches = [a for a in pending if a.id.startswith(approval_id)] if approval_id else []
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        ids = ", ".join(a.id for a in matches)
-        raise _CommandError(f"{approval_id!r} matches several pending approvals ({ids}); give the whole id")
-    raise _CommandError(f"no pending approval {approval_id!r}; `resilient-agents approvals list` shows them")
+    close = [i for i in pending_ids if approval_id and i.startswith(approval_id)]
+    close += [i for i in difflib.get_close_matches(approval_id, pending_ids, n=5, cutoff=0.6) if i not in close]
+    text = f"no approval {approval_id!r}; ids must match exactly."
+    if close:
+        text += f" Close matches: {', '.join(repr(i) for i in close[:5])}."
+    return text + " `resilient-agents approvals list` shows the pending ones."
 
 
 def format_duration(ms: int) -> str:
@@ -190,23 +215,44 @@ def _shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _fetch_pending(ingress: str) -> list[PendingApproval]:
-    response = _post(ingress, f"{APPROVALS_OBJECT}/{APPROVALS_KEY}/list", None)
+def _list(admin: str, namespace: str | None, tenant: str | None) -> list[ListedApproval]:
     try:
-        return _PENDING_LIST.validate_json(response.content)
+        return list_pending(admin, namespace=namespace, tenant=tenant)
+    except (EngineError, ConfigurationError) as error:
+        raise _CommandError(_admin_failure(admin, error)) from None
+
+
+def _locate(admin: str, approval_id: str, namespace: str | None, tenant: str | None) -> Location:
+    """The one place that knows ``approval_id`` (pending or recently ended)."""
+    try:
+        places = locate(admin, approval_id, namespace=namespace, tenant=tenant)
+    except (EngineError, ConfigurationError) as error:
+        raise _CommandError(_admin_failure(admin, error)) from None
+    if not places:
+        pending = _list(admin, namespace, tenant)
+        raise _CommandError(unknown_approval(approval_id, [p.approval.id for p in pending]))
+    if len(places) > 1:
+        where = ", ".join(f"{p.registry}/{p.tenant}" for p in places)
+        raise _CommandError(
+            f"approval {approval_id!r} exists in several places ({where}); pass --tenant KEY (and --namespace NS)"
+        )
+    return places[0]
+
+
+def _decide(ingress: str, where: Location, request: DecideRequest) -> DecidedApproval:
+    path = f"{quote(where.registry, safe='')}/{quote(where.tenant, safe='')}/decide"
+    response = _post(ingress, path, request.model_dump_json().encode())
+    try:
+        return DecidedApproval.model_validate_json(response.content)
     except ValidationError as error:
-        raise _CommandError(f"unexpected answer from {APPROVALS_OBJECT}/{APPROVALS_KEY}/list: {error}") from None
+        raise _CommandError(f"unexpected answer from {where.registry}/{where.tenant}/decide: {error}") from None
 
 
-def _resolve(ingress: str, approval: PendingApproval, decision: ApprovalDecision) -> None:
-    target = approval.resolve
-    body = decision.model_dump_json().encode()
-    if target.kind == "awakeable" and target.awakeable_id:
-        _post(ingress, f"restate/awakeables/{target.awakeable_id}/resolve", body)
-    elif target.kind == "workflow" and target.service and target.key and target.handler:
-        _post(ingress, f"{target.service}/{target.key}/{target.handler}", body)
-    else:
-        raise _CommandError(f"approval {approval.id!r} has an incomplete resolve target: {target.model_dump_json()}")
+def _admin_failure(admin: str, error: Exception) -> str:
+    return (
+        f"cannot read the approvals from the Restate admin API at {admin} ({error}); start the stack with "
+        "`resilient-agents up` or pass --admin URL"
+    )
 
 
 def _post(ingress: str, path: str, body: bytes | None) -> httpx.Response:
@@ -223,6 +269,8 @@ def _post(ingress: str, path: str, body: bytes | None) -> httpx.Response:
         raise _CommandError(f"no answer from {url} within {_HTTP_TIMEOUT:.0f}s") from None
     except (httpx.HTTPError, httpx.InvalidURL) as error:
         raise _CommandError(f"cannot call {url}: {error} (is --ingress a URL like http://127.0.0.1:8080?)") from None
+    if response.status_code in _REFUSALS:
+        raise _CommandError(_error_message(response))
     if response.status_code >= 400:
         raise _CommandError(f"HTTP {response.status_code} from {url}: {_error_message(response)}")
     return response
@@ -242,8 +290,16 @@ def _ingress(explicit: str | None) -> str:
     return explicit or os.environ.get("RESTATE_INGRESS_URL") or _up_ingress() or DEFAULT_INGRESS
 
 
+def _admin(explicit: str | None) -> str:
+    return explicit or os.environ.get("RESTATE_ADMIN_URL") or _up_url("admin_url") or DEFAULT_ADMIN
+
+
 def _up_ingress() -> str | None:
-    """The ingress URL that ``resilient-agents up`` recorded for this project, if any."""
+    return _up_url("ingress_url")
+
+
+def _up_url(name: str) -> str | None:
+    """The URL ``name`` that ``resilient-agents up`` recorded for this project, if any."""
     from ._apps import find_project_root
     from ._up import STATE_FILE
 
@@ -251,7 +307,7 @@ def _up_ingress() -> str | None:
         state = json.loads((find_project_root() / ".restate" / STATE_FILE).read_text())
     except (OSError, ValueError):
         return None
-    url = state.get("ingress_url") if isinstance(state, dict) else None
+    url = state.get(name) if isinstance(state, dict) else None
     return url if isinstance(url, str) and url else None
 
 

@@ -1,11 +1,14 @@
 """A test app for :mod:`resilient_agents.approvals`: a service that asks for approval, and a workflow that does.
 
-* ``ApprovalDemo/request`` calls :func:`await_approval` (timeout from the input) and returns the decision.
+* ``ApprovalDemo/request`` calls :func:`await_approval` (timeout and tenant from the input) and returns the decision.
 * ``Seats/run``: an Agents SDK agent whose tool ``change_seat(seat)`` waits for approval (from its own invocation,
   ``durable_tool(invocation=True)``; several calls in one model response wait side by side).
 * ``LoanFlow/<key>/run`` does the same with :func:`await_workflow_approval` and :func:`resolve_workflow_approval`.
 * ``ApprovalFlow/<key>/run`` lists itself with a ``kind="workflow"`` target pointing at its shared ``decide``
-  handler, waits for the ``decision`` durable promise or its timeout, withdraws the entry and returns the decision.
+  handler, waits for the ``decision`` durable promise or its timeout, ends the entry and returns the decision.
+
+Timeouts default to an hour, so that no test races one by accident; a test that wants the timeout asks for a
+short one and decides nothing before it fires.
 """
 
 from __future__ import annotations
@@ -41,8 +44,9 @@ class ApprovalRequest(BaseModel):
     """What the test asks for."""
 
     title: str
-    timeout_ms: int = 30_000
+    timeout_ms: int = 3_600_000
     approval_id: str | None = None
+    tenant: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -59,6 +63,7 @@ async def request(ctx: restate.Context, req: ApprovalRequest) -> ApprovalDecisio
         timeout=timedelta(milliseconds=req.timeout_ms),
         requested_by="ApprovalDemo",
         approval_id=req.approval_id,
+        tenant=req.tenant,
     )
 
 
@@ -81,6 +86,7 @@ async def run(ctx: restate.WorkflowContext, req: ApprovalRequest) -> ApprovalDec
             created_at_ms=now_ms,
             expires_at_ms=now_ms + req.timeout_ms,
         ),
+        tenant=req.tenant,
     )
     promise = ctx.promise("decision", type_hint=ApprovalDecision)
     match await restate.select(decision=promise.value(), timeout=ctx.sleep(timedelta(milliseconds=req.timeout_ms))):
@@ -88,7 +94,7 @@ async def run(ctx: restate.WorkflowContext, req: ApprovalRequest) -> ApprovalDec
             pass
         case _:
             decision = ApprovalDecision(approved=False, timed_out=True, note="no decision in time")
-    clear_pending(ctx, approval_id)
+    clear_pending(ctx, approval_id, tenant=req.tenant, decision=decision)
     return decision
 
 
@@ -110,6 +116,7 @@ async def loan_run(ctx: restate.WorkflowContext, req: ApprovalRequest) -> Approv
         title=req.title,
         details=req.details,
         timeout=timedelta(milliseconds=req.timeout_ms),
+        tenant=req.tenant,
     )
 
 
@@ -130,7 +137,7 @@ async def change_seat(seat: str) -> str:
         durable_context(),
         title=f"seat change to {seat}",
         details={"seat": seat},
-        timeout=timedelta(seconds=30),
+        timeout=timedelta(hours=1),
         requested_by="Seats agent",
         approval_id=f"seat-{seat}",
     )
