@@ -62,7 +62,6 @@ def test_server_is_healthy_on_loopback(restate_server: RestateServer) -> None:
     assert restate_server.running
     assert restate_server.pid is not None
     assert restate_server.startup_seconds is not None
-    assert restate_server.startup_seconds < 10
     config = restate_server.config
     assert 0 not in (config.ingress_port, config.admin_port, config.node_port)
     assert restate_server.admin_url == f"http://127.0.0.1:{config.admin_port}"
@@ -110,7 +109,7 @@ def test_failed_start_shows_the_log_tail(tmp_path: Path) -> None:
     )
     server = RestateServer(config)
     with pytest.raises(EngineError, match=r"(?s)exited before it became healthy.*configuration loading error"):
-        server.start(timeout=15)
+        server.start(timeout=120)  # A safety net only: the server exits at once.
     assert not server.running
     server.stop()  # idempotent after a failed start
 

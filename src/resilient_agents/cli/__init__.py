@@ -74,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="show the engine's health, services and invocations")
     status.add_argument("--admin", help=f"admin URL (default: from `up`, else {DEFAULT_ADMIN})")
     status.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
+    status.add_argument("--data-dir", type=Path, help="the data directory `up` uses (default: <project>/.restate)")
     status.set_defaults(func=_cmd_status)
 
     add_sessions_parser(sub)
@@ -172,15 +173,45 @@ def _print_answer(response: httpx.Response, args: argparse.Namespace) -> int:
     return 0
 
 
+def _running_up_state(data_dir: Path | None) -> dict[str, Any]:
+    """The state file of a running `up` (empty when there is none, or the `up` that wrote it is gone)."""
+    path = (data_dir or find_project_root() / ".restate") / STATE_FILE
+    try:
+        state: dict[str, Any] = json.loads(path.read_text())
+        pid = int(state["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    try:
+        os.kill(pid, 0)  # Signal 0 only checks that the process exists.
+    except ProcessLookupError:
+        return {}  # Left behind by an `up` that was killed.
+    except PermissionError:
+        pass  # It exists, run by another user.
+    return state
+
+
 def _cmd_status(args: argparse.Namespace) -> int:
     from resilient_agents.engine import list_services, query
 
-    state = _up_state()
+    state = _running_up_state(args.data_dir)
     admin = args.admin or os.environ.get("RESTATE_ADMIN_URL") or state.get("admin_url") or DEFAULT_ADMIN
     try:
         httpx.get(f"{admin}/health", timeout=3).raise_for_status()
     except (httpx.HTTPError, httpx.InvalidURL):
-        print(f"engine: not reachable at {admin} (start it with `resilient-agents up`)", file=sys.stderr)
+        if state and state.get("admin_url") == admin:
+            # `up` is alive and supervises this engine: it is down for a moment, not gone.
+            doing = (
+                "up is restarting it"
+                if state.get("engine_state") == "restarting"
+                else "up restarts it when it exits (or it is still starting)"
+            )
+            print(
+                f"engine: up is running (pid {state.get('pid')}) but the engine is not answering at {admin}; "
+                f"{doing}. Its log: {state.get('logs')}/engine.log",
+                file=sys.stderr,
+            )
+        else:
+            print(f"engine: not reachable at {admin} (start it with `resilient-agents up`)", file=sys.stderr)
         return 1
     services = list_services(admin)
     rows = query(admin, "SELECT status, count(*) AS n FROM sys_invocation GROUP BY status ORDER BY status")

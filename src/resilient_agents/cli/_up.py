@@ -1,4 +1,10 @@
-"""``resilient-agents up``: engine, offline model, service, registration, supervision. Private module."""
+"""``resilient-agents up``: engine, offline model, service, registration, supervision. Private module.
+
+``up`` watches both the engine and the service process. Either one that exits is started again (the engine
+on the same data dir and ports, so Restate resumes in-flight turns from their journals), after 0.1 s at first
+and doubling while it keeps exiting; one that fails to start several times in a row stops everything with
+the tail of its log. Logs live in ``<data-dir>/logs/``, the previous runs' as ``*.1`` to ``*.3``.
+"""
 
 from __future__ import annotations
 
@@ -21,14 +27,46 @@ from resilient_agents.engine import (
     RestateServer,
     ServiceProcess,
     ensure_restate_server,
+    list_deployments,
     register_deployment,
 )
+from resilient_agents.engine._child import rotate_log
+from resilient_agents.engine._supervise import GaveUpError, RestartPolicy, Supervisor
+from resilient_agents.errors import EngineError
 from resilient_agents.models import DemoModel, ModelServer
+from resilient_agents.models.reply import Fault, Reply
+from resilient_agents.models.request import ParsedRequest, Responder
 
 from ._apps import AppInfo, load_demo_rules, load_demo_templates
 
 STATE_FILE = "up.json"
+LOGS_DIR = "logs"
+ENGINE_LOG = "engine.log"
+SERVICE_LOG = "service.log"
+MODEL_LOG = "model-requests.log"
+ENGINE = "restate-server"
+SERVICE = "service"
 T = TypeVar("T")
+
+
+class _LoggedResponder:
+    """The offline model's responder, writing one line per model request to a file (no request content)."""
+
+    def __init__(self, responder: Responder, path: Path) -> None:
+        self._responder = responder
+        self._path = path
+        self._lock = threading.Lock()
+        self._count = 0
+
+    def respond(self, request: ParsedRequest) -> Reply | Fault:
+        with self._lock:
+            self._count += 1
+            line = (
+                f"{time.strftime('%Y-%m-%d %H:%M:%S')} request {self._count} ({request.api}, model {request.model!r})"
+            )
+            with self._path.open("a") as log:
+                log.write(line + "\n")
+        return self._responder.respond(request)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,19 +88,23 @@ class UpOptions:
 class Stack:
     """Everything ``up`` starts, in start order; stopped in reverse."""
 
-    def __init__(self, options: UpOptions, say: Callable[[str], None]) -> None:
+    def __init__(self, options: UpOptions, say: Callable[[str], None], policy: RestartPolicy | None = None) -> None:
         self.options = options
         self.say = say
         self.model_server: ModelServer | None = None
         self.engine: RestateServer | None = None
         self.service: ServiceProcess | None = None
-        self.restarts = 0
+        self.supervisor = Supervisor(self._say, policy, changed=self._write_state)
+        self.logs = options.data_dir / LOGS_DIR
+        self._line_open = False
 
-    def start(self) -> None:
+    def start(self, stop: threading.Event) -> bool:
+        """Start everything; False when ``stop`` was set while the service kept failing to start."""
         opts = self.options
+        self._rotate_logs()
         binary = self._step(
             "restate-server " + RESTATE_VERSION + " (find or install)",
-            lambda: ensure_restate_server(opts.project_dir, progress=self.say),
+            lambda: ensure_restate_server(opts.project_dir, progress=self._say),
         )
         service_env = self._model_env()
         self.engine = RestateServer(
@@ -73,21 +115,45 @@ class Stack:
                 node_port=opts.node_port,
             ),
             binary=binary,
+            log_path=self.logs / ENGINE_LOG,
         )
         engine = self.engine
         self._step("engine", lambda: engine.start())
+        self.supervisor.watch(ENGINE, engine, how="on the same data dir and ports", after_start=self._ensure_registered)
         self.service = ServiceProcess(
             opts.app.spec,
             port=opts.service_port,
             env=service_env,
             cwd=opts.project_dir,
-            log_path=None,
+            log_path=self.logs / SERVICE_LOG,
         )
+        self.supervisor.watch(SERVICE, self.service)
+        if not self._step(f"service {opts.app.spec}", lambda: self.supervisor.start(SERVICE, stop.wait)):
+            return False
         service = self.service
-        self._step(f"service {opts.app.spec}", lambda: service.start())
         names = self._step("registration", lambda: register_deployment(engine.admin_url, service.url, force=True))
-        self.say(f"      services: {', '.join(names)}")
+        self._say(f"      services: {', '.join(names)}")
         self._write_state()
+        return True
+
+    def _rotate_logs(self) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        for name in (ENGINE_LOG, SERVICE_LOG, MODEL_LOG):
+            rotate_log(self.logs / name)
+        self._say(f"  logs: {self.logs}{os.sep}{{{ENGINE_LOG},{SERVICE_LOG},{MODEL_LOG}}} (previous runs: *.1 to *.3)")
+
+    def _ensure_registered(self) -> None:
+        """After an engine restart: register the service again if the engine lost the deployment."""
+        assert self.engine is not None and self.service is not None
+        wanted = self.service.url.rstrip("/")
+        try:
+            if any(str(d.get("uri", "")).rstrip("/") == wanted for d in list_deployments(self.engine.admin_url)):
+                return
+            names = register_deployment(self.engine.admin_url, self.service.url, force=True)
+        except EngineError as error:
+            self._say(f"! could not re-register {wanted} after the engine restart: {error}")
+            return
+        self._say(f"  re-registered {wanted} ({', '.join(names)})")
 
     def _model_env(self) -> dict[str, str]:
         opts = self.options
@@ -100,9 +166,8 @@ class Stack:
             env["RESILIENT_AGENTS_API"] = opts.api
         has_key = bool(os.environ.get("OPENAI_API_KEY") or os.environ.get("ANTHROPIC_API_KEY"))
         if opts.offline or not has_key:
-            self.model_server = ModelServer(
-                DemoModel(rules=load_demo_rules(opts.app), answer_templates=load_demo_templates(opts.app))
-            )
+            demo = DemoModel(rules=load_demo_rules(opts.app), answer_templates=load_demo_templates(opts.app))
+            self.model_server = ModelServer(_LoggedResponder(demo, self.logs / MODEL_LOG))
             server = self.model_server
             self._step("offline demo model", lambda: server.start())
             env[OFFLINE_URL_ENV] = server.base_url
@@ -111,58 +176,72 @@ class Stack:
             self._banner(server.base_url, has_key)
         else:
             config = ModelConfig.from_env({**os.environ, **env})
-            self.say(f"      model: {config.describe()}")
+            self._say(f"      model: {config.describe()}")
         return env
 
     def _banner(self, url: str, has_key: bool) -> None:
         why = "--offline was given" if has_key else "no OPENAI_API_KEY or ANTHROPIC_API_KEY is set"
         line = "=" * 78
-        self.say(line)
-        self.say(f"  OFFLINE DEMO MODEL ({why})")
-        self.say("  Answers come from a small rule-based responder at")
-        self.say(f"  {url}, not from an LLM. It picks a tool from your words")
-        self.say("  and answers from the tool's output. Set OPENAI_API_KEY for a real model.")
-        self.say(line)
+        self._say(line)
+        self._say(f"  OFFLINE DEMO MODEL ({why})")
+        self._say("  Answers come from a small rule-based responder at")
+        self._say(f"  {url}, not from an LLM. It picks a tool from your words")
+        self._say("  and answers from the tool's output. Set OPENAI_API_KEY for a real model.")
+        self._say(line)
+
+    def _say(self, text: str) -> None:
+        if self._line_open:  # A message while a "starting ... " line waits for its "ok".
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+            self._line_open = False
+        self.say(text)
 
     def _step(self, what: str, action: Callable[[], T]) -> T:
         sys.stdout.write(f"  starting {what} ... ")
         sys.stdout.flush()
+        self._line_open = True
         started = time.monotonic()
         result = action()
-        sys.stdout.write(f"ok ({time.monotonic() - started:.1f}s)\n")
-        sys.stdout.flush()
+        done = f"ok ({time.monotonic() - started:.1f}s)"
+        if self._line_open:
+            sys.stdout.write(done + "\n")
+            sys.stdout.flush()
+            self._line_open = False
+        else:
+            self.say(f"  {what}: {done}")
         return result
 
     def _write_state(self) -> None:
-        assert self.engine is not None and self.service is not None
+        if self.engine is None or self.service is None:
+            return
         state = {
             "app": self.options.app.name,
             "ingress_url": self.engine.ingress_url,
             "admin_url": self.engine.admin_url,
             "service_url": self.service.url,
             "pid": os.getpid(),
+            "engine_pid": self.engine.pid,
+            "engine_state": "restarting" if self.supervisor.restarting(ENGINE) else "running",
+            "engine_restarts": self.supervisor.restarts(ENGINE),
             "service_pid": self.service.pid,
-            "service_restarts": self.restarts,
+            "service_state": "restarting" if self.supervisor.restarting(SERVICE) else "running",
+            "service_restarts": self.supervisor.restarts(SERVICE),
+            "logs": str(self.logs),
         }
-        (self.options.data_dir / STATE_FILE).write_text(json.dumps(state, indent=2))
+        # Written whole and renamed, so `status` never reads half a file.
+        path = self.options.data_dir / STATE_FILE
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(json.dumps(state, indent=2))
+        partial.replace(path)
 
     def supervise(self, stop: threading.Event) -> None:
-        """Restart the service process whenever it dies, until ``stop`` is set."""
-        assert self.service is not None
+        """Restart the engine or the service whenever it dies, until ``stop`` is set.
+
+        Raises:
+            GaveUpError: One of them failed to start too many times in a row.
+        """
         while not stop.wait(0.1):
-            if self.service.alive:
-                continue
-            code = self.service.returncode
-            self.say(f"! service process exited with code {code}; restarting it (in-flight turns resume) ...")
-            started = time.monotonic()
-            try:
-                self.service.restart()
-            except Exception as error:
-                self.say(f"! restart failed: {error}")
-                continue
-            self.restarts += 1
-            self._write_state()
-            self.say(f"  service restarted in {time.monotonic() - started:.1f}s (pid {self.service.pid})")
+            self.supervisor.poll()
 
     def stop(self) -> None:
         for name, stopper in (
@@ -174,18 +253,22 @@ class Stack:
                 try:
                     stopper()
                 except Exception as error:
-                    self.say(f"! could not stop the {name} cleanly: {error}")
+                    self._say(f"! could not stop the {name} cleanly: {error}")
         state = self.options.data_dir / STATE_FILE
         state.unlink(missing_ok=True)
 
 
-def run_up(options: UpOptions, say: Callable[[str], None] = print) -> int:
-    """Start the stack, print where it is, supervise it until Ctrl-C or SIGTERM, then stop everything."""
+def run_up(options: UpOptions, say: Callable[[str], None] = print, policy: RestartPolicy | None = None) -> int:
+    """Start the stack, print where it is, supervise it until Ctrl-C or SIGTERM, then stop everything.
+
+    Returns:
+        0 after Ctrl-C or SIGTERM, 1 when the engine or the service kept failing to start.
+    """
     options.data_dir.mkdir(parents=True, exist_ok=True)
     if str(options.project_dir) not in sys.path:  # Apps' demo rules live in the project (examples/...).
         sys.path.insert(0, str(options.project_dir))
     say(f"resilient-agents: starting app {options.app.name!r} (data in {options.data_dir})")
-    stack = Stack(options, say)
+    stack = Stack(options, say, policy)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -193,12 +276,17 @@ def run_up(options: UpOptions, say: Callable[[str], None] = print) -> int:
 
     previous: dict[int, Any] = {}
     try:
-        stack.start()  # Ctrl-C here raises KeyboardInterrupt; the finally clause stops what was started.
-        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-        _print_ready(stack, say)
-        stack.supervise(stop)
+        # Ctrl-C while the engine starts raises KeyboardInterrupt; the finally clause stops what was started.
+        if stack.start(stop):
+            previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+            _print_ready(stack, say)
+            stack.supervise(stop)
         say("\nstopping ...")
         return 0
+    except GaveUpError as error:
+        say(f"! {error}")
+        say("! stopping everything.")
+        return 1
     finally:
         stack.stop()
         for sig, handler in previous.items():
@@ -213,9 +301,10 @@ def _print_ready(stack: Stack, say: Callable[[str], None]) -> None:
     say("")
     say(f"ready: ingress {ingress}   UI {stack.engine.ui_url}")
     say(
-        f"  service process pid {stack.service.pid} ({stack.service.url}); "
-        "kill -9 it mid-turn and watch the turn resume"
+        f"  service process pid {stack.service.pid} ({stack.service.url}), restate-server pid {stack.engine.pid}; "
+        "kill -9 either mid-turn and watch the turn resume"
     )
+    say(f"  logs in {stack.logs}")
     say("  try:")
     target = f"{app.service}/<session>/{app.handler}" if app.keyed else f"{app.service}/{app.handler}"
     say(f"    curl {ingress}/{target} --json '{json.dumps(app.example)}'")

@@ -16,7 +16,14 @@ Run servers inside a loopback-only network namespace where you can (:func:`enter
 from __future__ import annotations
 
 from resilient_agents.engine._serving import load_app, serve_app
-from resilient_agents.engine.admin import list_deployments, list_services, query, register_deployment, wait_healthy
+from resilient_agents.engine.admin import (
+    DeploymentConflictError,
+    list_deployments,
+    list_services,
+    query,
+    register_deployment,
+    wait_healthy,
+)
 from resilient_agents.engine.binary import (
     RESTATE_VERSION,
     binary_version,
@@ -31,6 +38,7 @@ from resilient_agents.engine.server import EngineConfig, RestateServer
 
 __all__ = [
     "RESTATE_VERSION",
+    "DeploymentConflictError",
     "EngineConfig",
     "RestateServer",
     "ServiceProcess",

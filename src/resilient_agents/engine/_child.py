@@ -15,6 +15,46 @@ from pathlib import Path
 from typing import IO
 
 LOG_TAIL_LINES = 30
+KEEP_LOGS = 3
+"""How many previous logs :func:`rotate_log` keeps (``<name>.1`` is the newest)."""
+
+
+def rotate_log(path: Path, keep: int = KEEP_LOGS) -> None:
+    """Move ``path`` to ``path.1`` (``.1`` to ``.2``, ...), keeping ``keep`` previous logs and dropping older ones.
+
+    Args:
+        path: The current log file; nothing happens to it when it does not exist.
+        keep: How many previous logs to keep; 0 simply removes ``path``.
+    """
+    if not path.exists():
+        return
+    if keep <= 0:
+        path.unlink()
+        return
+    for index in range(keep, 0, -1):
+        older = path.with_name(f"{path.name}.{index}")
+        newer = path if index == 1 else path.with_name(f"{path.name}.{index - 1}")
+        if newer.exists():
+            newer.replace(older)  # Replaces (drops) the oldest one on the first round.
+
+
+def describe_exit(code: int | None) -> str:
+    """Say how a child ended, e.g. ``"signal 9, SIGKILL"`` or ``"code 1"``.
+
+    Args:
+        code: A ``Popen.returncode``: negative for a signal.
+
+    Returns:
+        The description (``"still running"`` for None).
+    """
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return f"signal {-code}, {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"code {code}"
 
 
 def signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
@@ -55,6 +95,20 @@ class ChildProcess:
     def pid(self) -> int | None:
         """The child's process id (None before the first start)."""
         return self._process.pid if self._process is not None else None
+
+    @property
+    def alive(self) -> bool:
+        """True while the child runs."""
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def log_path(self) -> Path:
+        """The file receiving the child's output."""
+        return self._log_file()
+
+    def start(self, timeout: float = 30.0) -> ChildProcess:
+        """Start the child and wait until it is healthy; see the subclasses."""
+        raise NotImplementedError
 
     @property
     def returncode(self) -> int | None:

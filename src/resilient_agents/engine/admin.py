@@ -10,7 +10,14 @@ import httpx
 
 from resilient_agents.errors import EngineError
 
-__all__ = ["list_deployments", "list_services", "query", "register_deployment", "wait_healthy"]
+__all__ = [
+    "DeploymentConflictError",
+    "list_deployments",
+    "list_services",
+    "query",
+    "register_deployment",
+    "wait_healthy",
+]
 
 _TIMEOUT = httpx.Timeout(10.0, connect=2.0)
 # Registration makes the server call the deployment's discovery endpoint; give it time.
@@ -39,30 +46,62 @@ def _request(method: str, url: str, *, timeout: httpx.Timeout = _TIMEOUT, **kwar
         ) from error
 
 
-def register_deployment(admin_url: str, uri: str, *, force: bool = True, timeout: float = 30.0) -> list[str]:
+class DeploymentConflictError(EngineError):
+    """A registration would take over services that belong to another app's deployment (see
+    :func:`register_deployment`)."""
+
+    def __init__(self, message: str, services: list[str], current: list[str]) -> None:
+        super().__init__(message)
+        self.services = services
+        """The services the new deployment would take over."""
+        self.current = current
+        """The ids of the deployments that serve them now."""
+
+
+def register_deployment(
+    admin_url: str, uri: str, *, force: bool = True, take_over: bool = False, timeout: float = 30.0
+) -> list[str]:
     """Register (or, with ``force``, re-register) the service deployment at ``uri`` with Restate.
 
     Restate calls the deployment's discovery endpoint, so the service must be serving already.
+
+    Restate lets a new deployment take over services of the same name from another deployment: that is how
+    upgrades work. It is also how an unrelated app that happens to share a name (``DurableTools``,
+    ``Approvals``) would silently take over the first app's services. So unless ``take_over`` is set, the
+    new deployment is first discovered in a dry run, and the registration is refused when it would take over
+    a service from a deployment at another URI that offers services the new one does not. Registering the
+    same app again (also with new handlers, at the same or a new URI) and upgrades that add services pass.
+    Re-registering the same URI updates that deployment in place, so it never counts as a take-over.
 
     Args:
         admin_url: The admin API base URL, e.g. ``http://127.0.0.1:9070``.
         uri: The deployment's base URL as the *server* reaches it, e.g. ``http://127.0.0.1:9080``.
         force: Overwrite an existing deployment at the same URI (handy during development, when handlers change).
+        take_over: Register even when that takes services over from a deployment of another app.
         timeout: Seconds to wait for the admin API, discovery included.
 
     Returns:
         The names of the services the deployment provides.
 
     Raises:
+        DeploymentConflictError: The deployment would take over another app's services (and ``take_over`` is
+            not set); the message names the services and both deployments.
         EngineError: The admin API is unreachable, or Restate could not reach or accept the deployment (the
             message quotes Restate's answer).
     """
-    response = _request(
-        "POST",
-        f"{admin_url.rstrip('/')}/deployments",
-        json={"uri": uri, "force": force},
-        timeout=httpx.Timeout(timeout, connect=2.0),
-    )
+    admin_url = admin_url.rstrip("/")
+    if not take_over:
+        # Without force, a dry run at a known URI answers with the deployment as it is registered, not with
+        # what the URI serves now; force makes Restate discover it afresh (nothing is written in a dry run).
+        planned = _post_deployment(admin_url, {"uri": uri, "force": True, "dry_run": True}, timeout)
+        _refuse_take_over(admin_url, uri, _service_names(planned))
+    body = _post_deployment(admin_url, {"uri": uri, "force": force}, timeout)
+    return _service_names(body)
+
+
+def _post_deployment(admin_url: str, payload: dict[str, Any], timeout: float) -> Any:
+    uri = payload["uri"]
+    response = _request("POST", f"{admin_url}/deployments", json=payload, timeout=httpx.Timeout(timeout, connect=2.0))
     if response.status_code >= 400:
         hint = (
             "start the service first (ServiceProcess.start()) and make sure restate-server can reach that URI"
@@ -75,9 +114,54 @@ def register_deployment(admin_url: str, uri: str, *, force: bool = True, timeout
             f"Restate could not register the deployment {uri!r} (HTTP {response.status_code}): "
             f"{_cut(response.text)}; {hint}."
         )
-    body = response.json()
+    return response.json()
+
+
+def _service_names(body: Any) -> list[str]:
     services = body.get("services", []) if isinstance(body, dict) else []
     return [str(service["name"]) for service in services if isinstance(service, dict) and "name" in service]
+
+
+def _refuse_take_over(admin_url: str, uri: str, new_services: list[str]) -> None:
+    """Raise :class:`DeploymentConflictError` when registering ``new_services`` at ``uri`` takes over another app's."""
+    body = _get_json(f"{admin_url}/services")
+    current = {
+        str(service["name"]): str(service.get("deployment_id"))
+        for service in (body.get("services", []) if isinstance(body, dict) else [])
+        if isinstance(service, dict) and "name" in service
+    }
+    deployments = {str(d.get("id")): d for d in list_deployments(admin_url)}
+    offered = set(new_services)
+    conflicts: dict[str, list[str]] = {}  # deployment id -> services it would lose
+    for name in new_services:
+        owner = deployments.get(current.get(name, ""))
+        if owner is None or str(owner.get("uri", "")).rstrip("/") == uri.rstrip("/"):
+            continue
+        if set(_service_names(owner)) - offered:
+            conflicts.setdefault(str(owner["id"]), []).append(name)
+    if not conflicts:
+        return
+    parts = []
+    for deployment_id, taken in conflicts.items():
+        owner = deployments[deployment_id]
+        only_there = sorted(set(_service_names(owner)) - offered)
+        parts.append(
+            f"{_names(taken)} from deployment {deployment_id} at {owner.get('uri')!r}, which also offers "
+            f"{_names(only_there)} that the new deployment does not"
+        )
+    raise DeploymentConflictError(
+        f"refusing to register the deployment at {uri!r} (services {_names(new_services)}): it would take over "
+        + "; and ".join(parts)
+        + ". That looks like another app sharing service names, whose calls would then reach this one. Register "
+        "it on its own engine (another data dir and ports), rename the services, remove the old deployment, or "
+        "pass take_over=True to take them over anyway.",
+        services=sorted(name for taken in conflicts.values() for name in taken),
+        current=sorted(conflicts),
+    )
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(repr(name) for name in sorted(names))
 
 
 def list_services(admin_url: str) -> list[str]:

@@ -62,22 +62,16 @@ class ServiceProcess(ChildProcess):
             handle, name = tempfile.mkstemp(prefix="resilient-agents-service-", suffix=".log")
             os.close(handle)
             log_path = Path(name)
-        self.log_path = log_path
-        """The file receiving the child's output."""
+        self._log_path = log_path
         super().__init__()
 
     def _log_file(self) -> Path:
-        return self.log_path
+        return self._log_path
 
     @property
     def url(self) -> str:
         """The deployment URL to register with Restate, e.g. ``http://127.0.0.1:9080``."""
         return http_url(self.host, self.port)
-
-    @property
-    def alive(self) -> bool:
-        """True while the child runs."""
-        return self._process is not None and self._process.poll() is None
 
     def command(self) -> list[str]:
         """Return the command line that starts the child.

@@ -184,7 +184,8 @@ def _connect_host(host: str) -> str:
 class RestateServer(ChildProcess):
     """A ``restate-server`` child process for one :class:`EngineConfig`.
 
-    The real binary runs in its own process group with its output appended to ``<base_dir>/restate-server.log``.
+    The real binary (never the npm Node wrapper, so :attr:`pid` is the process that serves) runs in its own process
+    group with its output appended to :attr:`log_path` (default ``<base_dir>/restate-server.log``).
     Ports that are 0 in the config are picked when the object is created and kept across restarts, so URLs and
     registered deployments stay valid. Usable as a context manager (starts on enter, stops on exit). A server
     still running when the object is garbage-collected or Python exits is killed.
@@ -193,18 +194,20 @@ class RestateServer(ChildProcess):
         config: Where to keep data and how to run.
         binary: The restate-server executable; found (or installed with npm) by :func:`ensure_restate_server`
             when None.
+        log_path: The file receiving the server's output; ``<base_dir>/restate-server.log`` when None.
     """
 
-    def __init__(self, config: EngineConfig, binary: Path | None = None) -> None:
+    def __init__(self, config: EngineConfig, binary: Path | None = None, *, log_path: Path | None = None) -> None:
         self._requested = config
         self._config = config.with_free_ports()
         self._binary = binary
+        self._log_path = Path(log_path) if log_path is not None else None
         super().__init__()
         self.startup_seconds: float | None = None
         """Seconds the last successful :meth:`start` took until the server was healthy."""
 
     def _log_file(self) -> Path:
-        return self._config.log_path
+        return self._log_path or self._config.log_path
 
     @property
     def config(self) -> EngineConfig:
@@ -218,8 +221,8 @@ class RestateServer(ChildProcess):
 
     @property
     def running(self) -> bool:
-        """True while the server process is alive."""
-        return self._process is not None and self._process.poll() is None
+        """True while the server process is alive (the same as :attr:`alive`)."""
+        return self.alive
 
     @property
     def ingress_url(self) -> str:
@@ -235,11 +238,6 @@ class RestateServer(ChildProcess):
     def ui_url(self) -> str:
         """URL of the web UI (served by the admin API, works offline)."""
         return self.admin_url + "/ui/"
-
-    @property
-    def log_path(self) -> Path:
-        """The server's log file."""
-        return self._config.log_path
 
     def start(self, timeout: float = 30.0) -> RestateServer:
         """Start the server and wait until the admin API and the ingress answer their health checks.
@@ -289,7 +287,7 @@ class RestateServer(ChildProcess):
             self._abandon(process)
             code = process.returncode
             raise EngineError(
-                f"{error} [exit code {code}]\nLast lines of {str(config.log_path)!r}:\n{self.log_tail()}"
+                f"{error} [exit code {code}]\nLast lines of {str(self.log_path)!r}:\n{self.log_tail()}"
             ) from None
         self.startup_seconds = time.monotonic() - started
         self._started_once = True
