@@ -35,4 +35,18 @@ __all__ = [
     "ResilientAgentsError",
     "TerminalAgentError",
     "__version__",
+    "enable_concurrent_durable_awaits",
 ]
+
+
+def enable_concurrent_durable_awaits() -> None:
+    """Let any number of asyncio tasks of one Restate handler await durable futures at once.
+
+    restate-sdk 1.3.0 loses wake-ups when several tasks of one invocation wait for different durable futures
+    (a task can sleep until the engine's inactivity timeout although its step finished). Our services,
+    ``durable_app`` and ``DurableRunner.run`` enable the fix themselves; call this once at start-up when you
+    serve handlers of your own that await durable futures from several tasks. It is idempotent.
+    """
+    from resilient_agents._progress import install
+
+    install()

@@ -29,17 +29,36 @@ class RunState:
     """Retry options and names for this run."""
     current_agent: str = "agent"
     """Name of the agent whose model call comes next (set from the ``on_llm_start`` hook)."""
-    llm_calls: int = 0
-    """How many model calls this run has made so far; numbers the journal steps."""
     context: Any = None
     """The run's context object (the ``context=`` given to the run), shared with tools."""
     batch: ToolBatch | None = None
     """The durable tool calls of the latest model response, in the model's order."""
 
-    def next_llm_step_name(self) -> str:
-        """Return the journal name of the next model call, e.g. ``"llm: WeatherAgent #1"``."""
-        self.llm_calls += 1
-        return f"llm: {self.current_agent} #{self.llm_calls}"
+    def next_llm_step_name(self, ctx: restate.Context) -> str:
+        """Return the journal name of the next model call, e.g. ``"llm: WeatherAgent #1"``.
+
+        Model calls are numbered across the whole invocation (all runs of one handler, nested runs and
+        runs gathered concurrently included), so no two steps of a journal share a name.
+        """
+        number = getattr(ctx, _LLM_STEPS_ATTRIBUTE, 0) + 1
+        setattr(ctx, _LLM_STEPS_ATTRIBUTE, number)
+        return f"llm: {self.current_agent} #{number}"
+
+
+_LLM_STEPS_ATTRIBUTE = "_resilient_agents_llm_steps"
+_STEP_NAMES_ATTRIBUTE = "_resilient_agents_step_names"
+
+
+def unique_step_name(ctx: restate.Context, name: str) -> str:
+    """``name`` the first time it is used in this invocation, then ``"<name> #2"``, ``"<name> #3"``...
+
+    Keeps every step name of a journal unique (a tool called by several runs of one handler) while the
+    common case keeps its plain name (``tool: get_weather``).
+    """
+    used: dict[str, int] = getattr(ctx, _STEP_NAMES_ATTRIBUTE, None) or {}
+    setattr(ctx, _STEP_NAMES_ATTRIBUTE, used)
+    used[name] = used.get(name, 0) + 1
+    return name if used[name] == 1 else f"{name} #{used[name]}"
 
 
 _RUN_STATE: contextvars.ContextVar[RunState | None] = contextvars.ContextVar("resilient_agents_run", default=None)

@@ -134,7 +134,7 @@ class DurableModel(Model):
 async def _journaled_call(run: RunState, call: _Call, tools: list[Tool]) -> ModelResponse:
     ctx = durable_context()
     options = run.settings.llm_retry_for(run.current_agent).run_options(_JOURNAL_SERDE)
-    journaled: JournaledModelResponse = await ctx.run_typed(run.next_llm_step_name(), call, options)
+    journaled: JournaledModelResponse = await ctx.run_typed(run.next_llm_step_name(ctx), call, options)
     response = journaled.to_model_response()
     run.batch = _durable_batch(response, tools, run.context)
     return response

@@ -21,6 +21,8 @@ from agents.run_context import RunContextWrapper
 from agents.run_error_handlers import RunErrorHandlers
 from agents.tool import Tool
 
+from resilient_agents._progress import install as _install_progress_driver
+
 from ._context import RunState, bind_run, durable_context
 from ._model import DurableModelProvider, as_durable
 from ._settings import DurableSettings
@@ -73,6 +75,7 @@ class DurableRunner:
             ResilientAgentsError: When called outside a Restate handler.
         """
         durable_context()  # Fail early, with a clear message, outside a handler.
+        _install_progress_driver()  # Concurrent tasks (guardrails, tools, gathered runs) must not stall.
         config = run_config or RunConfig()
         config = dataclasses.replace(config, model_provider=_durable_provider(config.model_provider))
         if isinstance(config.model, Model):

@@ -12,6 +12,7 @@ from agents import Agent, RunConfig
 from pydantic_core import to_jsonable_python
 
 from resilient_agents._durable import RawBytes, fast_retry_policy, parse_user_message
+from resilient_agents._progress import install as _install_progress_driver
 
 from ._runner import DurableRunner
 from ._settings import DurableSettings
@@ -84,6 +85,7 @@ def agent_service(
     Returns:
         The service; bind it into a ``restate.app``.
     """
+    _install_progress_driver()
     cfg = settings or ServiceSettings()
     service = restate.Service(
         name,

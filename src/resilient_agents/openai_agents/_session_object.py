@@ -16,6 +16,7 @@ from agents.run_context import RunContextWrapper
 from pydantic import BaseModel
 
 from resilient_agents._durable import RawBytes
+from resilient_agents._progress import install as _install_progress_driver
 from resilient_agents.errors import ConfigurationError, TerminalAgentError
 
 from ._runner import DurableRunner, _reachable_agents
@@ -63,6 +64,7 @@ def session_object(
     Raises:
         ConfigurationError: When two different agents share a name.
     """
+    _install_progress_driver()
     cfg = settings or ServiceSettings()
     registry = agent_registry(agent, agents)
     obj = restate.VirtualObject(

@@ -219,8 +219,10 @@ def durable_app(services: list[restate.Service | restate.VirtualObject | restate
         services: Your services, objects and workflows.
         **kwargs: Passed to :func:`restate.app` (e.g. ``identity_keys``).
     """
+    from resilient_agents._progress import install
     from resilient_agents.approvals import approvals_object
 
+    install()
     extra = [tools_object(), approvals_object()]
     given = {id(service) for service in services}
     return restate.app(services=[*services, *(obj for obj in extra if id(obj) not in given)], **kwargs)

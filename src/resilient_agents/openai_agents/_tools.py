@@ -32,7 +32,7 @@ from resilient_agents._durable import TypeAdapterSerde
 from resilient_agents.errors import TerminalAgentError
 
 from ._batch import ToolBatch
-from ._context import current_run, durable_context, in_tool_step
+from ._context import current_run, durable_context, in_tool_step, unique_step_name
 from ._settings import RetrySettings
 from ._tool_service import (
     TOOLS_HANDLER,
@@ -175,7 +175,8 @@ def _journaled(entry: RegisteredTool, retry: RetrySettings | None) -> ToolFuncti
             with in_tool_step(entry.name):
                 return await call()
 
-        return await durable_context().run_typed(f"tool: {entry.name}", step, settings.run_options(serde))
+        ctx = durable_context()
+        return await ctx.run_typed(unique_step_name(ctx, f"tool: {entry.name}"), step, settings.run_options(serde))
 
     _expose_tool_context(wrapper, fn, entry.takes_context)
     return wrapper
