@@ -1,6 +1,7 @@
-"""Agents whose model asks for several durable tools at once: timing, determinism, crashes, context.
+"""Agents whose model asks for several durable tools at once: concurrency, determinism, crashes, context.
 
-* ``Parallel``: tool ``slow(index)`` sleeps ``$SLOW_TOOL_SECONDS`` (default 0.2 s).
+* ``Parallel``: tool ``rendezvous(index, group, parties)`` waits until ``parties`` calls of ``group`` are
+  running at the same moment (:mod:`tests.apps.rendezvous`) and says how many met.
 * ``Multi``: tool ``multi_step(index)`` runs 3 durable actions of random length (steps and a durable sleep).
 * ``Gated``: tool ``quick(index)`` returns at once; tool ``gated(index)`` waits for ``$GATE_DIR/release``.
   Both leave marker files in ``$GATE_DIR`` that the test counts across kills.
@@ -24,20 +25,24 @@ from pydantic import BaseModel
 from resilient_agents.config import ModelConfig
 from resilient_agents.openai_agents import DurableRunner, agent_service, durable_app, durable_context, durable_tool
 
+from .rendezvous import meet
+
 
 def _run_config() -> RunConfig:
     return ModelConfig.from_env().run_config()
 
 
 @durable_tool
-async def slow(index: int) -> str:
-    """A slow lookup.
+async def rendezvous(index: int, group: str, parties: int) -> str:
+    """Wait for the other calls of the same group.
 
     Args:
-        index: Which item.
+        index: Which call.
+        group: The meeting.
+        parties: How many calls meet.
     """
-    await asyncio.sleep(float(os.environ.get("SLOW_TOOL_SECONDS", "0.2")))
-    return f"slow {index} done"
+    met = await meet(group, parties)
+    return f"call {index}: {met} of {parties} running together"
 
 
 @durable_tool(invocation=True)
@@ -136,7 +141,7 @@ async def run(ctx: restate.Context, message: str) -> dict[str, str]:
 
 app = durable_app(
     [
-        agent_service(_agent("Parallel", slow), name="Parallel", run_config=_run_config),
+        agent_service(_agent("Parallel", rendezvous), name="Parallel", run_config=_run_config),
         agent_service(_agent("Multi", multi_step), name="Multi", run_config=_run_config),
         agent_service(_agent("Gated", quick, gated), name="Gated", run_config=_run_config),
         context_service,

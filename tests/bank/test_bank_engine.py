@@ -232,13 +232,13 @@ def test_reminder_fires_after_a_restart(bank_env: Callable[..., AgentTestEnv]) -
         rows = env.query("SELECT status FROM sys_invocation WHERE target = 'BankSession/alice/remind'")
         return bool(rows) and rows[0]["status"] != "scheduled"
 
-    wait_until(fired_while_down, timeout=20, what="the reminder's timer to fire while the service is down")
+    wait_until(fired_while_down, what="the reminder's timer to fire while the service is down")
     env.restart_service()
 
     def reminders() -> list[str]:
         return [m["text"] for m in history(env, "alice")["history"] if m["text"].startswith("Reminder:")]
 
-    assert wait_until(reminders, timeout=20, what="the reminder to reach the session") == ["Reminder: call the bank"]
+    assert wait_until(reminders, what="the reminder to reach the session") == ["Reminder: call the bank"]
 
 
 def test_kill_during_the_model_call_right_after_a_handoff(bank_env: Callable[..., AgentTestEnv]) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,27 +29,16 @@ def _batch(tool: str, n: int) -> Reply:
     return Reply.calls(*(ToolCall(tool, {"index": i}) for i in range(n)))
 
 
-def _turn_seconds(env: AgentTestEnv, tools: int) -> float:
-    env.scripted.push(_batch("slow", tools), _tool_outputs)
-    started = time.monotonic()
-    response = env.call("Parallel/run", "go")
-    elapsed = time.monotonic() - started
-    assert response.status_code == 200, response.text
-    assert response.json().count("done") == tools
-    return elapsed
-
-
-def test_five_parallel_tools_take_about_as_long_as_one(parallel_env: Callable[..., AgentTestEnv]) -> None:
+def test_five_parallel_tools_run_at_the_same_moment(parallel_env: Callable[..., AgentTestEnv]) -> None:
+    """Each call waits until all five are inside the tool: only tools that really run concurrently meet."""
     env = parallel_env()
-    _turn_seconds(env, 1)  # Warm up connections and imports.
-    singles, batches = [], []
-    for _ in range(3):
-        singles.append(_turn_seconds(env, 1))
-        batches.append(_turn_seconds(env, 5))
-    single, batch = statistics.median(singles), statistics.median(batches)
-    print(f"1 x 200 ms: {single * 1000:.0f} ms, 5 x 200 ms: {batch * 1000:.0f} ms, ratio {batch / single:.2f}")
-    # Serial execution would take ~5x; allow some noise on a loaded 2-core machine.
-    assert batch <= 1.25 * single + 0.1
+    calls = [ToolCall("rendezvous", {"index": i, "group": "turn-1", "parties": 5}) for i in range(5)]
+    env.scripted.push(Reply.calls(*calls), _tool_outputs)
+    response = env.call("Parallel/run", "go")
+    assert response.status_code == 200, response.text
+    assert response.json() == " | ".join(f"call {i}: 5 of 5 running together" for i in range(5))  # In call order.
+    tools = env.query("SELECT id FROM sys_invocation WHERE target_service_name = 'DurableTools'")
+    assert len(tools) == 5  # Each call ran as its own invocation.
 
 
 def test_parallel_multi_step_tools_replay_deterministically(parallel_env: Callable[..., AgentTestEnv]) -> None:

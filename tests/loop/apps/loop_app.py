@@ -1,7 +1,8 @@
 """A native-loop test app: sessions with a handoff, tools of every kind, and a gated tool for crash tests.
 
 * ``Session`` (Virtual Object keyed by customer id) starts at the ``concierge`` agent, which has the function
-  tools ``slow_lookup`` (200 ms) and ``gated_lookup`` (waits for ``$GATE_DIR/release``), the remote agent
+  tools ``slow_lookup`` (200 ms), ``gated_lookup`` (waits for ``$GATE_DIR/release``) and ``rendezvous`` (waits
+  until ``parties`` calls of its group run at the same moment, :mod:`tests.apps.rendezvous`), the remote agent
   ``ask_expert`` (service ``ExpertAgent``), the reminder ``remind_me`` (a delayed send to ``Account.remind``)
   and a handoff to ``bank``.
 * ``bank`` has ``get_balance``, a tool on the ``Account`` Virtual Object keyed by the session's key.
@@ -37,6 +38,7 @@ from resilient_agents.loop import (
     loop_tool,
     object_tool,
 )
+from tests.apps.rendezvous import meet
 
 BALANCES = {"alice": 1200, "bob": 99999}
 MODEL = ModelSettings(model="scripted")
@@ -85,6 +87,18 @@ async def gated_lookup(item: str) -> str:
 
 
 @loop_tool
+async def rendezvous(group: str, parties: int) -> str:
+    """Wait until ``parties`` calls of ``group`` are running at the same moment.
+
+    Args:
+        group: The meeting.
+        parties: How many calls meet.
+    """
+    met = await meet(group, parties)
+    return f"{met} of {parties} running together"
+
+
+@loop_tool
 def whoami(context: ToolContext) -> dict[str, str]:
     """Who the customer of this session is (from the session, not from the model)."""
     return {"customer": context.session_key, "agent": context.agent}
@@ -124,6 +138,7 @@ concierge = LoopAgent(
     tools=[
         slow_lookup,
         gated_lookup,
+        rendezvous,
         whoami,
         agent_tool("ask_expert", "ExpertAgent", description="Ask the expert agent a question."),
         delayed_send_tool(
