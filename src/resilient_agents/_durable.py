@@ -19,7 +19,7 @@ from pydantic import TypeAdapter
 from restate.exceptions import RetryableError
 from restate.serde import Serde
 
-from resilient_agents.errors import InvalidInputError, TerminalAgentError
+from resilient_agents.errors import InvalidInputError, ModelUnavailableError, TerminalAgentError
 
 T = TypeVar("T")
 
@@ -152,35 +152,58 @@ def fast_retry_policy() -> restate.InvocationRetryPolicy:
     )
 
 
-def error_for_status(status: int, message: str, headers: Mapping[str, str]) -> Exception:
+def error_for_status(status: int, message: str, headers: Mapping[str, str], host: str = "") -> Exception:
     """Return the exception for a model server's HTTP error answer.
 
+    How restate-sdk 1.3.0 paces retries of a failing ``ctx.run`` step (read in its ``server_context.py``):
+    a :class:`RetryableError` is retried after its ``retry_after`` or, without one, on the *invocation's*
+    retry policy (for our services 100 ms doubling to 500 ms), ignoring the step's intervals; any other
+    exception is retried with the step's own exponential backoff (:class:`RetrySettings`). Both respect
+    the step's ``max_attempts`` and ``max_duration``. So a ``RetryableError`` is used only to carry a
+    ``retry-after``; every other transient failure is a :class:`ModelUnavailableError`.
+
     Returns:
-        A :class:`RetryableError` for 408/409/425/429 and 5xx (honouring ``retry-after``), a
-        :class:`TerminalAgentError` for every other status.
+        For 408/409/425/429 and 5xx a :class:`RetryableError` when the server sent ``retry-after``, else a
+        :class:`ModelUnavailableError`; a :class:`TerminalAgentError` for every other status.
     """
-    text = f"model request failed with HTTP {status}: {message}"
+    where = f" from {host}" if host else ""
+    text = f"model request{where} failed with HTTP {status}: {message}"
     if status in _RETRYABLE_STATUS or status >= 500:
-        return RetryableError(text, status_code=status, retry_after=_retry_after(headers))
+        retry_after = _retry_after(headers)
+        if retry_after is not None:
+            return RetryableError(text, status_code=status, retry_after=retry_after)
+        return ModelUnavailableError(text)
     return TerminalAgentError(f"{text} (not retried: the same request would fail again)", status_code=status)
 
 
-def classify_model_error(error: BaseException) -> BaseException:
+def classify_model_error(error: BaseException, host: str = "") -> BaseException:
     """Return the exception to raise from a journaled model step in place of ``error``.
 
     A failure the same request could survive (rate limits, overload, server errors, timeouts, broken
-    connections, garbled bodies) becomes a :class:`RetryableError`; one it can never survive (bad request,
-    authentication, unknown model) a :class:`TerminalAgentError`. Restate's own errors and unknown
-    failures are returned as they are (Restate retries the unknown ones).
+    connections, garbled bodies) becomes a :class:`ModelUnavailableError` (or a :class:`RetryableError`
+    carrying the server's ``retry-after``, see :func:`error_for_status`); one it can never survive (bad
+    request, authentication, unknown model, an answer that fails validation, a bug raising ``TypeError``)
+    a :class:`TerminalAgentError`. Restate's own errors and other failures are returned as they are
+    (retried with the step's backoff until its retry window ends).
+
+    Args:
+        error: What the model client raised.
+        host: The model server's host, named in the messages.
     """
-    if isinstance(error, restate.TerminalError | RetryableError):
+    where = f" {host}" if host else ""
+    if isinstance(error, restate.TerminalError | RetryableError | ModelUnavailableError):
         return error
     if isinstance(error, openai.APIStatusError):
-        return error_for_status(error.status_code, error.message, error.response.headers)
+        return error_for_status(error.status_code, error.message, error.response.headers, host)
     if isinstance(error, openai.APIConnectionError | httpx.TransportError):  # Includes timeouts.
-        return RetryableError(f"model server unreachable: {error!r}", status_code=503)
-    if isinstance(error, openai.APIResponseValidationError | ValueError):  # Garbled or truncated body.
-        return RetryableError(f"model server sent an unreadable answer: {error!r}", status_code=502)
+        return ModelUnavailableError(f"model server{where} unreachable: {error!r}")
+    if isinstance(error, openai.APIResponseValidationError | json.JSONDecodeError):  # Garbled or truncated.
+        return ModelUnavailableError(f"model server{where} sent an unreadable answer: {error!r}")
+    if isinstance(error, ValueError | TypeError | AttributeError | KeyError):  # Validation errors and bugs.
+        return TerminalAgentError(
+            f"model call to{where or ' the model server'} failed with {error!r}; the same request would fail "
+            "again (a schema or validation problem, or a bug), so it is not retried"
+        )
     return error
 
 

@@ -27,6 +27,15 @@ class ModelServerError(ResilientAgentsError):
     """The offline model server could not start or was used incorrectly."""
 
 
+class ModelUnavailableError(ResilientAgentsError):
+    """A model call failed in a way the same request can survive later (overload, outage, broken connection).
+
+    Raised inside a journaled model step, it is retried with the step's exponential backoff
+    (:class:`resilient_agents.openai_agents.RetrySettings`); when the retry window is used up, the step
+    fails terminally with this message, which names the model server's host.
+    """
+
+
 class TerminalAgentError(ResilientAgentsError, restate.TerminalError):
     """A failure that retrying cannot fix: Restate records it as the invocation's result and stops.
 

@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from agents import Agent, OpenAIResponsesModel, RunConfig
@@ -20,7 +21,14 @@ from examples.weather.agent import weather_report
 from openai import AsyncOpenAI
 
 from resilient_agents.config import ModelConfig
-from resilient_agents.openai_agents import agent_service, durable_app, durable_tool
+from resilient_agents.openai_agents import (
+    DurableSettings,
+    RetrySettings,
+    ServiceSettings,
+    agent_service,
+    durable_app,
+    durable_tool,
+)
 
 INSTRUCTIONS = "You are a helpful agent that answers questions about the weather. Use the get_weather tool."
 
@@ -63,9 +71,21 @@ instance_agent = Agent(
 _config = ModelConfig.from_env() if os.environ.get("OPENAI_API_KEY") else None
 _run_config = _config.run_config() if _config is not None else RunConfig(tracing_disabled=True)
 
+# Tests shorten the model's outage window (default 10 minutes) through the environment.
+_window = os.environ.get("OUTAGE_WINDOW_SECONDS")
+_settings = (
+    ServiceSettings(
+        durable=DurableSettings(
+            llm_retry=RetrySettings(max_attempts=None, max_duration=timedelta(seconds=float(_window)))
+        )
+    )
+    if _window
+    else None
+)
+
 app = durable_app(
     [
-        agent_service(provider_agent, name="Agent", run_config=lambda: _run_config),
+        agent_service(provider_agent, name="Agent", run_config=lambda: _run_config, settings=_settings),
         agent_service(instance_agent, name="ModelAgent", run_config=lambda: RunConfig(tracing_disabled=True)),
     ]
 )

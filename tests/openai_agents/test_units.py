@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import httpx
 import openai
+import pydantic
 import pytest
 import restate
 from agents.exceptions import UserError
@@ -15,7 +17,13 @@ from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessa
 from restate.exceptions import RetryableError
 
 from resilient_agents.config import ModelConfig
-from resilient_agents.errors import ConfigurationError, InvalidInputError, ResilientAgentsError, TerminalAgentError
+from resilient_agents.errors import (
+    ConfigurationError,
+    InvalidInputError,
+    ModelUnavailableError,
+    ResilientAgentsError,
+    TerminalAgentError,
+)
 from resilient_agents.openai_agents import JournaledModelResponse, durable_context, durable_tool, parse_message
 from resilient_agents.openai_agents._errors import classify_model_error
 
@@ -67,8 +75,11 @@ def test_rate_limit_is_retried_after_the_providers_delay() -> None:
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 408])
-def test_server_errors_are_retried(status: int) -> None:
-    assert isinstance(classify_model_error(_status_error(status)), RetryableError)
+def test_server_errors_are_retried_with_the_steps_backoff(status: int) -> None:
+    # Not a RetryableError: restate-sdk would pace that on the invocation's retry policy (see error_for_status).
+    mapped = classify_model_error(_status_error(status), "api.example.com")
+    assert isinstance(mapped, ModelUnavailableError)
+    assert "api.example.com" in str(mapped) and str(status) in str(mapped)
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
@@ -80,9 +91,15 @@ def test_client_errors_are_terminal(status: int) -> None:
 
 def test_connection_errors_are_retried_and_sdk_usage_errors_are_terminal() -> None:
     request = httpx.Request("POST", "http://127.0.0.1/v1/responses")
-    assert isinstance(classify_model_error(openai.APIConnectionError(request=request)), RetryableError)
+    assert isinstance(classify_model_error(openai.APIConnectionError(request=request)), ModelUnavailableError)
     assert isinstance(classify_model_error(UserError("bad tool")), TerminalAgentError)
-    assert isinstance(classify_model_error(ValueError("garbled JSON")), RetryableError)  # An unreadable body.
+    garbled = json.JSONDecodeError("Expecting value", '{"out', 5)
+    assert isinstance(classify_model_error(garbled), ModelUnavailableError)  # An unreadable body.
+    # The same request would fail the same way: a schema bug, a bug in code.
+    with pytest.raises(pydantic.ValidationError) as invalid:
+        pydantic.TypeAdapter(int).validate_python("x")
+    assert isinstance(classify_model_error(invalid.value), TerminalAgentError)
+    assert isinstance(classify_model_error(TypeError("unsupported operand")), TerminalAgentError)
     unknown = RuntimeError("surprise")
     assert classify_model_error(unknown) is unknown  # Unknown failures are retried by Restate as they are.
 
@@ -183,7 +200,8 @@ def test_retry_settings_per_agent_and_run() -> None:
     patient = RetrySettings(max_attempts=50, initial_interval=timedelta(seconds=2))
     settings = DurableSettings(llm_retry_by_agent={"Researcher": patient})
     assert settings.llm_retry_for("Researcher") is patient
-    assert settings.llm_retry_for("WeatherAgent") == RetrySettings()
+    assert settings.llm_retry_for("WeatherAgent") == DurableSettings().llm_retry
+    assert DurableSettings().llm_retry.max_attempts is None  # Bounded by the 10-minute window instead.
     options = patient.run_options(restate.serde.BytesSerde())
     assert options.max_attempts == 50 and options.initial_retry_interval == timedelta(seconds=2)
 

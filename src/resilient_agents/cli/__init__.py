@@ -193,6 +193,8 @@ def _running_up_state(data_dir: Path | None) -> dict[str, Any]:
 def _cmd_status(args: argparse.Namespace) -> int:
     from resilient_agents.engine import list_services, query
 
+    from ._waiting import WAITING_SQL, describe_waiting
+
     state = _running_up_state(args.data_dir)
     admin = args.admin or os.environ.get("RESTATE_ADMIN_URL") or state.get("admin_url") or DEFAULT_ADMIN
     try:
@@ -216,6 +218,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     services = list_services(admin)
     rows = query(admin, "SELECT status, count(*) AS n FROM sys_invocation GROUP BY status ORDER BY status")
     invocations = {str(r["status"]): int(r["n"]) for r in rows}
+    waiting = query(admin, WAITING_SQL)
     report: dict[str, Any] = {
         "admin_url": admin,
         "ingress_url": state.get("ingress_url"),
@@ -223,6 +226,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
         "app": state.get("app"),
         "services": services,
         "invocations": invocations,
+        "retrying": waiting,
     }
     if args.as_json:
         print(json.dumps(report, indent=2))
@@ -233,4 +237,6 @@ def _cmd_status(args: argparse.Namespace) -> int:
     print(f"services: {', '.join(services) or '(none registered)'}")
     counts = ", ".join(f"{k} {v}" for k, v in invocations.items()) or "none"
     print(f"invocations: {counts}")
+    for row in waiting:
+        print(f"  {describe_waiting(row)}")
     return 0

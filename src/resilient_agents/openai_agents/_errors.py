@@ -12,7 +12,7 @@ from resilient_agents._durable import classify_model_error as _classify_shared
 from resilient_agents.errors import TerminalAgentError
 
 
-def classify_model_error(error: BaseException) -> BaseException:
+def classify_model_error(error: BaseException, host: str = "") -> BaseException:
     """Return the exception to raise from a journaled model step in place of ``error``.
 
     Returns:
@@ -22,4 +22,4 @@ def classify_model_error(error: BaseException) -> BaseException:
     """
     if isinstance(error, UserError | ModelBehaviorError):
         return TerminalAgentError(f"{type(error).__name__}: {error}")
-    return _classify_shared(error)
+    return _classify_shared(error, host)

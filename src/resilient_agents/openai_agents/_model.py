@@ -80,7 +80,7 @@ class DurableModel(Model):
                     prompt=prompt,
                 )
             except Exception as error:
-                mapped = classify_model_error(error)
+                mapped = classify_model_error(error, _host_of(self.wrapped))
                 if mapped is error:
                     raise
                 raise mapped from error
@@ -202,6 +202,17 @@ class DurableModelProvider(ModelProvider):
     async def aclose(self) -> None:
         """Close the wrapped provider."""
         await self.wrapped.aclose()
+
+
+def _host_of(model: Model) -> str:
+    """The host a model talks to (``api.openai.com``), for error messages; empty when it cannot be told."""
+    client = getattr(model, "_client", None)
+    base_url = getattr(client, "base_url", None)
+    host = getattr(base_url, "host", None)
+    if not host:
+        return ""
+    port = getattr(base_url, "port", None)
+    return f"{host}:{port}" if port else str(host)
 
 
 def as_durable(model: Model) -> DurableModel:

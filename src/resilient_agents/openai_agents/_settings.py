@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from datetime import timedelta
 
 from resilient_agents._durable import RetrySettings
 
@@ -14,8 +15,12 @@ __all__ = ["DurableSettings", "RetrySettings"]
 class DurableSettings:
     """Durability settings for one agent run, given to :meth:`DurableRunner.run`."""
 
-    llm_retry: RetrySettings = dataclasses.field(default_factory=RetrySettings)
-    """Retries of each journaled model call."""
+    llm_retry: RetrySettings = dataclasses.field(
+        default_factory=lambda: RetrySettings(max_attempts=None, max_duration=timedelta(minutes=10))
+    )
+    """Retries of each journaled model call: 500 ms doubling to 30 s for up to 10 minutes, so a turn rides out
+    a provider outage (a ``retry-after`` from the provider wins); then the call fails terminally, naming the
+    model server's host and the last error."""
     tool_retry: RetrySettings = dataclasses.field(default_factory=RetrySettings)
     """Default retries of each :func:`durable_tool` call (a tool can set its own)."""
     llm_retry_by_agent: Mapping[str, RetrySettings] = dataclasses.field(default_factory=dict)
