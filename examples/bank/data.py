@@ -125,7 +125,10 @@ def month_of(today: dt.date, which: str) -> tuple[dt.date, dt.date]:
             first = dt.datetime.strptime(which, "%Y-%m").date()
         except ValueError:
             raise ValueError(f"unknown month {which!r}: use 'this_month', 'last_month' or 'YYYY-MM'") from None
-    following = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    try:
+        following = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    except OverflowError:  # December 9999: the month after is past the last date Python knows.
+        raise ValueError(f"month {which!r} is out of range") from None
     return first, following - dt.timedelta(days=1)
 
 

@@ -36,7 +36,8 @@ class LoanRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    amount: float = Field(gt=0, le=1_000_000, description=f"The amount to borrow in {CURRENCY}.")
+    # At least one cent: a smaller amount rounds to 0 cents, which the payout does not accept.
+    amount: float = Field(ge=0.01, le=1_000_000, description=f"The amount to borrow in {CURRENCY}.")
     term_months: int = Field(60, gt=0, le=360, description="How many months to pay it back over.")
     purpose: str = Field("", description="What the loan is for.")
 

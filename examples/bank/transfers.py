@@ -39,7 +39,8 @@ class TransferRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     to_customer: str = Field(description="The recipient's customer id.", min_length=1)
-    amount: float = Field(gt=0, le=MAX_TRANSFER, description=f"The amount in {CURRENCY}.")
+    # At least one cent: a smaller amount rounds to 0 cents, which no booking accepts.
+    amount: float = Field(ge=0.01, le=MAX_TRANSFER, description=f"The amount in {CURRENCY}.")
     memo: str = Field("", description="A note for the recipient.")
 
 

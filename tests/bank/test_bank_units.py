@@ -8,6 +8,9 @@ import json
 import pytest
 from examples.bank.data import generate_account, money, month_of, to_cents
 from examples.bank.demo import DEMO_RULES, DEMO_TEMPLATES
+from examples.bank.loans import LoanRequest
+from examples.bank.transfers import TransferRequest
+from pydantic import ValidationError
 
 from resilient_agents.models import DemoModel, Message, ParsedRequest, Reply, ToolCall, ToolSpec
 
@@ -23,6 +26,21 @@ def test_money_and_months() -> None:
     assert month_of(TODAY, "2024-02") == (dt.date(2024, 2, 1), dt.date(2024, 2, 29))
     with pytest.raises(ValueError, match="unknown month"):
         month_of(TODAY, "someday")
+    # A month the model may well write, which once raised OverflowError (retried forever by Restate).
+    with pytest.raises(ValueError, match="out of range"):
+        month_of(TODAY, "9999-12")
+    assert month_of(TODAY, "9999-11") == (dt.date(9999, 11, 1), dt.date(9999, 11, 30))
+
+
+@pytest.mark.parametrize("amount", [0.001, 0.004, 0.0])
+def test_amounts_below_one_cent_are_argument_errors(amount: float) -> None:
+    # They would round to 0 cents, which the bookings refuse with a ValidationError inside the handler: not
+    # terminal, so Restate would retry the transfer (and the session waiting on it) forever.
+    with pytest.raises(ValidationError):
+        TransferRequest(to_customer="bob", amount=amount)
+    with pytest.raises(ValidationError):
+        LoanRequest(amount=amount)
+    assert to_cents(0.01) == 1
 
 
 def test_demo_data_is_deterministic_and_consistent() -> None:

@@ -11,6 +11,11 @@ one Restate invocation:
   (:func:`delayed_send_tool`). The tool calls of one model answer start in call order and run concurrently,
   and a replay meets the same journal entries in the same order. Multi-step tools belong in service handlers;
 * handoffs switch the answering agent; a max-turns guard stops runaway loops;
+* **poison pills never loop**: what the model sends (unknown tools, arguments that are not JSON or do not fit,
+  numbers that overflow) goes back to it as the tool's ``error: ...`` output; a tool that fails the same way
+  on every try (``TypeError``, ``ValueError``, ``OverflowError``...) is not retried; an answer the client
+  cannot read as its API fails the turn terminally (:class:`ModelAnswerError`). Restate retries only transient
+  failures, each within its :class:`StepRetry`, so no session waits behind a turn that cannot succeed;
 * the history and the current agent live in the session object's state, readable by its shared ``history``
   handler while a turn runs;
 * **interrupts**: a message sent to the session's shared ``interrupt`` handler cancels the running turn (the
@@ -35,7 +40,7 @@ from __future__ import annotations
 from ._agent import LoopAgent, handoff_tool_name
 from ._anthropic_client import AnthropicClient
 from ._client import ModelClient
-from ._errors import MaxTurnsExceededError
+from ._errors import MaxTurnsExceededError, ModelAnswerError
 from ._openai_clients import OpenAIChatClient, OpenAIResponsesClient
 from ._registry import ClientSource
 from ._saga import CompensatedError, Compensation, Saga
@@ -86,6 +91,7 @@ __all__ = [
     "LoopAgent",
     "LoopSettings",
     "MaxTurnsExceededError",
+    "ModelAnswerError",
     "ModelClient",
     "ModelSettings",
     "ModelTurn",

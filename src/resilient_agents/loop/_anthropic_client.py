@@ -11,10 +11,10 @@ from typing import Any
 
 import httpx
 
-from ._client import decode_arguments, encode_arguments
-from ._errors import classify_client_error, error_for_status
+from ._client import build_turn, decode_arguments
+from ._errors import ModelAnswerError, classify_client_error, error_for_status
 from ._settings import ModelSettings
-from ._types import ChatMessage, ModelTurn, ToolCallRequest, ToolDefinition
+from ._types import ChatMessage, ModelTurn, ToolDefinition
 
 ANTHROPIC_API_URL = "https://api.anthropic.com"
 ANTHROPIC_VERSION = "2023-06-01"
@@ -124,19 +124,20 @@ def _blocks(message: ChatMessage) -> list[dict[str, Any]]:
 
 def _turn(body: Any) -> ModelTurn:
     if not isinstance(body, dict) or not isinstance(body.get("content"), list):
-        raise ValueError("the Messages API answer has no content list")
+        raise ModelAnswerError("Anthropic Messages API", "it has no 'content' list")
     texts: list[str] = []
-    calls: list[ToolCallRequest] = []
+    calls: list[tuple[Any, Any, Any]] = []
     for block in body["content"]:
-        if block.get("type") == "text":
-            texts.append(str(block.get("text", "")))
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") == "text" and isinstance(block.get("text"), str):
+            texts.append(block["text"])
         elif block.get("type") == "tool_use":
-            arguments = encode_arguments(block.get("input"))
-            calls.append(ToolCallRequest(call_id=str(block["id"]), name=str(block["name"]), arguments=arguments))
+            calls.append((block.get("id"), block.get("name"), block.get("input")))
     usage: dict[str, Any] = body["usage"] if isinstance(body.get("usage"), dict) else {}
-    return ModelTurn(
+    return build_turn(
         text="".join(texts) if texts else None,
-        tool_calls=tuple(calls),
+        calls=calls,
         model=body.get("model"),
         input_tokens=usage.get("input_tokens"),
         output_tokens=usage.get("output_tokens"),

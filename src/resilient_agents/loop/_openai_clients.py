@@ -11,10 +11,10 @@ from typing import Any
 
 import openai
 
-from ._client import encode_arguments
-from ._errors import classify_client_error
+from ._client import build_turn
+from ._errors import ModelAnswerError, classify_client_error
 from ._settings import ModelSettings
-from ._types import ChatMessage, ModelTurn, ToolCallRequest, ToolDefinition
+from ._types import ChatMessage, ModelTurn, ToolDefinition
 
 DEFAULT_TIMEOUT_SECONDS = 120.0
 
@@ -128,21 +128,41 @@ def _responses_tool(tool: ToolDefinition) -> dict[str, Any]:
 
 
 def _responses_turn(response: Any) -> ModelTurn:
+    output = getattr(response, "output", None)
+    if not isinstance(output, list):
+        raise ModelAnswerError("Responses API", "it has no 'output' list")
     texts: list[str] = []
-    calls: list[ToolCallRequest] = []
-    for item in response.output:
-        if item.type == "message":
-            texts.extend(part.text for part in item.content if part.type == "output_text")
-        elif item.type == "function_call":
-            calls.append(ToolCallRequest(call_id=item.call_id, name=item.name, arguments=item.arguments or "{}"))
-    usage = response.usage
-    return ModelTurn(
+    calls: list[tuple[Any, Any, Any]] = []
+    for item in output:
+        kind = getattr(item, "type", None)
+        if kind == "message":
+            texts.extend(_message_texts(getattr(item, "content", None)))
+        elif kind == "function_call":
+            calls.append(_fields(item, "call_id", "name", "arguments"))
+    usage = getattr(response, "usage", None)
+    return build_turn(
         text="".join(texts) if texts else None,
-        tool_calls=tuple(calls),
-        model=response.model,
-        input_tokens=usage.input_tokens if usage is not None else None,
-        output_tokens=usage.output_tokens if usage is not None else None,
+        calls=calls,
+        model=getattr(response, "model", None),
+        input_tokens=getattr(usage, "input_tokens", None),
+        output_tokens=getattr(usage, "output_tokens", None),
     )
+
+
+def _fields(item: Any, *names: str) -> tuple[Any, ...]:
+    """Attributes of an item the openai client built without validating it (a missing one is ``None``)."""
+    return tuple(getattr(item, name, None) for name in names)
+
+
+def _message_texts(content: Any) -> list[str]:
+    """The texts of a Responses API message; a refusal is the model's answer too."""
+    texts: list[str] = []
+    for part in content if isinstance(content, list) else ():
+        kind = getattr(part, "type", None)
+        value = getattr(part, "text", None) if kind == "output_text" else getattr(part, "refusal", None)
+        if kind in ("output_text", "refusal") and isinstance(value, str):
+            texts.append(value)
+    return texts
 
 
 class OpenAIChatClient(_OpenAIClient):
@@ -199,21 +219,25 @@ def _chat_tool(tool: ToolDefinition) -> dict[str, Any]:
 
 
 def _chat_turn(completion: Any) -> ModelTurn:
-    if not completion.choices:
-        raise ValueError("the completion has no choices")
-    message = completion.choices[0].message
-    calls = tuple(
-        ToolCallRequest(
-            call_id=call.id, name=call.function.name, arguments=encode_arguments(call.function.arguments or "{}")
-        )
-        for call in message.tool_calls or ()
-        if call.type == "function"
-    )
-    usage = completion.usage
-    return ModelTurn(
-        text=message.content,
-        tool_calls=calls,
-        model=completion.model,
-        input_tokens=usage.prompt_tokens if usage is not None else None,
-        output_tokens=usage.completion_tokens if usage is not None else None,
+    choices = getattr(completion, "choices", None)
+    if not isinstance(choices, list) or not choices:
+        raise ModelAnswerError("Chat Completions", "it has no 'choices'")
+    message = getattr(choices[0], "message", None)
+    if message is None:
+        raise ModelAnswerError("Chat Completions", "its first choice has no 'message'")
+    calls: list[tuple[Any, Any, Any]] = []
+    for call in getattr(message, "tool_calls", None) or ():
+        function = getattr(call, "function", None)
+        if getattr(call, "type", "function") == "function" and function is not None:
+            calls.append((getattr(call, "id", None), *_fields(function, "name", "arguments")))
+    content = getattr(message, "content", None)
+    refusal = getattr(message, "refusal", None)
+    text = content if isinstance(content, str) else (refusal if isinstance(refusal, str) else None)
+    usage = getattr(completion, "usage", None)
+    return build_turn(
+        text=text,
+        calls=calls,
+        model=getattr(completion, "model", None),
+        input_tokens=getattr(usage, "prompt_tokens", None),
+        output_tokens=getattr(usage, "completion_tokens", None),
     )

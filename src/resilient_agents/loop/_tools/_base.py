@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import math
 from collections.abc import Callable
 from typing import Any, TypeAlias
 
@@ -15,6 +17,27 @@ from restate.serde import Serde
 from .._types import ToolCallRequest
 
 _EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
+
+logger = logging.getLogger("resilient_agents.loop")
+
+DETERMINISTIC_ERRORS: tuple[type[Exception], ...] = (
+    TypeError,
+    ValueError,
+    AttributeError,
+    NameError,
+    LookupError,
+    ArithmeticError,
+    AssertionError,
+    NotImplementedError,
+    RecursionError,
+)
+"""Exceptions a tool raises again for the same arguments (bugs, overflows, bad values): never retried.
+
+A tool that raises one of them fails at once and the model reads the error as the tool's output. Everything
+else (``OSError`` and its ``ConnectionError``/``TimeoutError``, ``RuntimeError``, ``httpx`` errors...) counts as
+transient and is retried by Restate within the tool's :class:`StepRetry` (so never forever); raise
+:class:`restate.exceptions.RetryableError` to retry one of the kinds above on purpose.
+"""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,15 +97,52 @@ class ArgumentError(Exception):
     """The model's arguments do not fit the tool; the message goes back to the model."""
 
 
-def parse_arguments(call: ToolCallRequest) -> dict[str, Any]:
-    """Decode a call's JSON arguments into a dict (an empty string means no arguments)."""
-    try:
-        value = json.loads(call.arguments) if call.arguments.strip() else {}
-    except ValueError as error:
-        raise ArgumentError(f"the arguments of {call.name!r} are not valid JSON ({error})") from None
-    if not isinstance(value, dict):
-        raise ArgumentError(f"the arguments of {call.name!r} must be a JSON object")
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number; send a finite number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text} is out of range")
     return value
+
+
+def parse_arguments(call: ToolCallRequest) -> dict[str, Any]:
+    """Decode a call's JSON arguments into a dict (an empty string means no arguments).
+
+    Only strict JSON is accepted: ``NaN``, ``Infinity`` and numbers that overflow a float (``1e400``) are
+    rejected here, so they never reach a tool as ``inf`` or ``nan``.
+
+    Raises:
+        ArgumentError: For arguments that are not a JSON object (the message goes back to the model).
+    """
+    try:
+        value = (
+            json.loads(call.arguments, parse_constant=_reject_constant, parse_float=_finite_float)
+            if call.arguments.strip()
+            else {}
+        )
+    except (ValueError, RecursionError) as error:  # RecursionError: JSON nested thousands of levels deep.
+        raise ArgumentError(f"the arguments of {call.name!r} are not valid JSON ({_short(error)})") from None
+    if not isinstance(value, dict):
+        raise ArgumentError(f"the arguments of {call.name!r} must be a JSON object, got {_json_kind(value)}")
+    return value
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return "a number"
+
+
+def _short(error: BaseException, limit: int = 300) -> str:
+    text = str(error) or type(error).__name__
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def validate_arguments(model: type[BaseModel] | None, tool: str, args: dict[str, Any]) -> BaseModel | None:
@@ -100,6 +160,8 @@ def validate_arguments(model: type[BaseModel] | None, tool: str, args: dict[str,
         return model.model_validate(args)
     except ValidationError as error:
         raise ArgumentError(f"invalid arguments for {tool!r}: {error}") from None
+    except (ValueError, TypeError, ArithmeticError, RecursionError) as error:  # Raised by a custom validator.
+        raise ArgumentError(f"invalid arguments for {tool!r}: {type(error).__name__}: {_short(error)}") from None
 
 
 def object_schema(model: type[BaseModel] | None) -> dict[str, Any]:
@@ -127,9 +189,28 @@ def decode_call_output(value: Any) -> str:
     return decoded if isinstance(decoded, str) else text
 
 
-def started(start: Callable[[], ToolStart]) -> ToolStart:
-    """Run a tool's start; arguments that do not fit become an error output for the model, with no action."""
+def started(tool: str, start: Callable[[], ToolStart]) -> ToolStart:
+    """Run a tool's start; any failure becomes an error output for the model instead of failing the turn.
+
+    Starting a tool only validates the model's (journaled) arguments and creates the durable action, so a
+    failure here would repeat on every retry and replay: raised out of the handler, it would make Restate
+    retry the turn forever and block the session behind it. Arguments that do not fit (:class:`ArgumentError`)
+    and terminal errors give their message; a bug (say a ``workflow_key`` function raising ``TypeError``) is
+    logged and reported to the model as a failed tool.
+    """
     try:
         return start()
     except ArgumentError as error:
         return Ready(f"error: {error}")
+    except restate.TerminalError as error:
+        return Ready(f"error: {error.message}")
+    except Exception as error:
+        logger.exception("tool %r could not start", tool)
+        return Ready(f"error: the tool {tool!r} failed before it ran ({type(error).__name__}: {_short(error)})")
+
+
+def deterministic_failure(tool: str, error: Exception) -> restate.TerminalError:
+    """The terminal error that replaces a :data:`DETERMINISTIC_ERRORS` failure of a tool (not retried)."""
+    return restate.TerminalError(
+        f"the tool {tool!r} failed ({type(error).__name__}: {_short(error)}); retrying cannot help", status_code=500
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import math
 from datetime import timedelta
 from typing import Any
 
@@ -52,7 +53,10 @@ class DelayedSendTool:
     def args_model(self) -> type[BaseModel]:
         """The arguments the model fills: the input model's fields plus the delay (built once)."""
         fields: dict[str, Any] = {
-            self.delay_field: (float, Field(ge=0, description="How many seconds from now to do it."))
+            self.delay_field: (
+                float,
+                Field(ge=0, allow_inf_nan=False, description="How many seconds from now to do it."),
+            )
         }
         return create_model(f"{self.name}_arguments", __base__=self.input_model or BaseModel, **fields)
 
@@ -64,16 +68,14 @@ class DelayedSendTool:
         self, ctx: restate.Context, call: ToolCallRequest, tool_ctx: ToolContext, settings: LoopSettings
     ) -> ToolStart:
         """Validate the call's arguments and journal the delayed send; the output is ready at once."""
-        return started(lambda: self._start(ctx, call, tool_ctx, settings))
+        return started(self.name, lambda: self._start(ctx, call, tool_ctx, settings))
 
     def _start(
         self, ctx: restate.Context, call: ToolCallRequest, tool_ctx: ToolContext, settings: LoopSettings
     ) -> ToolStart:
         args = validate_arguments(self.args_model, self.name, parse_arguments(call))
         assert args is not None
-        delay = timedelta(seconds=float(getattr(args, self.delay_field)))
-        if delay > settings.max_send_delay:
-            raise ArgumentError(f"{self.name!r} can schedule at most {settings.max_send_delay} ahead")
+        delay = _delay(self.name, self.delay_field, getattr(args, self.delay_field), settings.max_send_delay)
         data = args.model_dump(mode="json", by_alias=True, exclude={self.delay_field})
         payload = json.dumps(data).encode() if self.input_model is not None else b""
         key = tool_ctx.session_key if self.keyed_by_session else None
@@ -81,6 +83,16 @@ class DelayedSendTool:
             raise ArgumentError(f"{self.name!r} acts on the session's own record and needs a session; there is none")
         ctx.generic_send(self.service, self.handler, payload, key=key, send_delay=delay)
         return Ready(f"scheduled: {self.service}.{self.handler} runs in {delay.total_seconds():g} seconds")
+
+
+def _delay(tool: str, field: str, seconds: float, limit: timedelta) -> timedelta:
+    """The delay the model asked for, checked BEFORE it becomes a ``timedelta`` (``1e20`` s would overflow)."""
+    if not math.isfinite(seconds) or not 0 <= seconds <= limit.total_seconds():
+        raise ArgumentError(
+            f"{field}={seconds!r} is out of range: {tool!r} can schedule at most {limit.total_seconds():.0f} "
+            f"seconds ({limit}) ahead, and not in the past"
+        )
+    return timedelta(seconds=seconds)
 
 
 def delayed_send_tool(

@@ -7,7 +7,8 @@ import dataclasses
 import inspect
 import re
 import typing
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any, overload
 
 import restate
@@ -16,10 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from .._settings import LoopSettings, StepRetry
 from .._types import ToolCallRequest, ToolDefinition
 from ._base import (
+    DETERMINISTIC_ERRORS,
     TEXT_SERDE,
     Pending,
     ToolContext,
     ToolStart,
+    deterministic_failure,
     object_schema,
     parse_arguments,
     started,
@@ -46,6 +49,9 @@ class FunctionTool:
     """The parameter that receives the :class:`ToolContext`, if the function has one."""
     retry: StepRetry | None = None
     """How Restate retries the function when it raises; ``None`` uses :attr:`LoopSettings.tool_retry`."""
+    timeout: timedelta | None = None
+    """How long one attempt may take; a slower attempt fails with ``TimeoutError`` and is retried within
+    :attr:`retry` (then the model reads the error). ``None``: no limit of its own."""
 
     def definition(self) -> ToolDefinition:
         """The tool as offered to the model."""
@@ -55,7 +61,7 @@ class FunctionTool:
         self, ctx: restate.Context, call: ToolCallRequest, tool_ctx: ToolContext, settings: LoopSettings
     ) -> ToolStart:
         """Validate the call's arguments and start the journaled step (not awaited here)."""
-        return started(lambda: self._start(ctx, call, tool_ctx, settings))
+        return started(self.name, lambda: self._start(ctx, call, tool_ctx, settings))
 
     def _start(
         self, ctx: restate.Context, call: ToolCallRequest, tool_ctx: ToolContext, settings: LoopSettings
@@ -64,17 +70,25 @@ class FunctionTool:
         kwargs = {name: getattr(args, name) for name in self.args_model.model_fields}
         if self.context_param is not None:
             kwargs[self.context_param] = tool_ctx
-        function = self.function
+        function, tool_name, limit = self.function, self.name, self.timeout
 
         async def run() -> str:
-            if inspect.iscoroutinefunction(function):
-                result = await function(**kwargs)
-            else:
-                result = await asyncio.to_thread(function, **kwargs)
-            return to_text(result)
+            is_async = inspect.iscoroutinefunction(function)
+            call = function(**kwargs) if is_async else asyncio.to_thread(function, **kwargs)
+            try:
+                return to_text(await (call if limit is None else _within(call, limit, tool_name)))
+            except DETERMINISTIC_ERRORS as error:  # A bug or a bad value: the same call fails the same way.
+                raise deterministic_failure(tool_name, error) from error
 
         options = (self.retry or settings.tool_retry).run_options(TEXT_SERDE)
         return Pending(ctx.run_typed(f"tool: {self.name}", run, options), to_text)
+
+
+async def _within(call: Awaitable[Any], limit: timedelta, tool: str) -> Any:
+    try:
+        return await asyncio.wait_for(call, limit.total_seconds())
+    except TimeoutError:
+        raise TimeoutError(f"the tool {tool!r} did not finish within {limit.total_seconds():g} seconds") from None
 
 
 @overload
@@ -83,7 +97,11 @@ def loop_tool(function: Callable[..., Any], /) -> FunctionTool: ...
 
 @overload
 def loop_tool(
-    *, name: str | None = None, description: str | None = None, retry: StepRetry | None = None
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    retry: StepRetry | None = None,
+    timeout: timedelta | None = None,
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
 
 
@@ -94,6 +112,7 @@ def loop_tool(
     name: str | None = None,
     description: str | None = None,
     retry: StepRetry | None = None,
+    timeout: timedelta | None = None,
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
     """Turn a function into a :class:`FunctionTool`: its signature and docstring become the tool's schema.
 
@@ -102,6 +121,11 @@ def loop_tool(
     encode as JSON (a ``str`` is given to the model as it is), and must not use the Restate context: a tool
     that needs several durable steps belongs in a service handler (see :func:`service_tool`). A parameter
     annotated :class:`ToolContext` is filled by the loop (session key, agent, call id) and hidden from the model.
+
+    Failures never loop: arguments that do not fit the signature go back to the model as an error without
+    running the function; an exception a retry cannot fix (``TypeError``, ``ValueError``, ``OverflowError``,
+    ``KeyError``... see ``DETERMINISTIC_ERRORS`` in ``_tools/_base.py``) fails the call at once; any other
+    exception is retried within ``retry``. Either way the model then reads ``error: ...`` as the tool's output.
 
     Example:
         >>> @loop_tool
@@ -120,6 +144,8 @@ def loop_tool(
         description: What the tool does; defaults to the docstring's first paragraph.
         retry: How Restate retries the function when it raises (raise :class:`restate.TerminalError` to give up
             at once: the model then sees the error message as the tool's output).
+        timeout: How long one attempt may take; a slower one fails with ``TimeoutError`` and is retried within
+            ``retry``. A sync function keeps running in its worker thread after the timeout.
 
     Returns:
         The tool, or a decorator that makes one.
@@ -139,6 +165,7 @@ def loop_tool(
             args_model=args_model,
             context_param=context_param,
             retry=retry,
+            timeout=timeout,
         )
 
     return make(function) if function is not None else make
@@ -157,7 +184,9 @@ def _args_model(fn: Callable[..., Any], tool_name: str, docs: dict[str, str]) ->
             continue
         default = ... if param.default is inspect.Parameter.empty else param.default
         fields[param.name] = (hint, Field(default, description=docs.get(param.name)))
-    model = create_model(f"{tool_name}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
+    # allow_inf_nan=False: "inf" or "nan" given for a float is an argument error for the model, not a tool input.
+    config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model = create_model(f"{tool_name}_arguments", __config__=config, **fields)
     return model, context_param
 
 

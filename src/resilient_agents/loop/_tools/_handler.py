@@ -73,7 +73,7 @@ class HandlerTool:
         self, ctx: restate.Context, call: ToolCallRequest, tool_ctx: ToolContext, settings: LoopSettings
     ) -> ToolStart:
         """Validate the call's arguments and start the durable call (not awaited here)."""
-        return started(lambda: self._start(ctx, call, tool_ctx))
+        return started(self.name, lambda: self._start(ctx, call, tool_ctx))
 
     def _start(self, ctx: restate.Context, call: ToolCallRequest, tool_ctx: ToolContext) -> ToolStart:
         args = validate_arguments(self.input_model, self.name, parse_arguments(call))

@@ -51,7 +51,7 @@ class AgentTool:
         self, ctx: restate.Context, call: ToolCallRequest, tool_ctx: ToolContext, settings: LoopSettings
     ) -> ToolStart:
         """Validate the call's arguments and start the durable call to the other agent (not awaited here)."""
-        return started(lambda: self._start(ctx, call, tool_ctx))
+        return started(self.name, lambda: self._start(ctx, call, tool_ctx))
 
     def _start(self, ctx: restate.Context, call: ToolCallRequest, tool_ctx: ToolContext) -> ToolStart:
         args = validate_arguments(_AgentInput, self.name, parse_arguments(call))
