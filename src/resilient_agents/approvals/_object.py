@@ -21,6 +21,7 @@ import restate
 from pydantic import BaseModel
 
 from resilient_agents._durable import TypeAdapterSerde as AdapterSerde
+from resilient_agents._progress import install as install_progress_driver
 from resilient_agents.errors import ConfigurationError
 
 from ._types import (
@@ -154,6 +155,7 @@ def prune_decided(order: list[tuple[str, int]], now_ms: int) -> tuple[list[tuple
 
 
 def _build(name: str) -> restate.VirtualObject:
+    install_progress_driver()  # Tasks awaiting durable futures at once must not stall (see _progress).
     obj = restate.VirtualObject(
         name,
         description="Requests waiting for a person's decision, one key per tenant; decide with "

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import restate
 
+from resilient_agents._progress import install as install_progress_driver
+
 from ._agent import LoopAgent
 from ._input import RawBytes, parse_user_message
 from ._phases._outcome import TurnState
@@ -48,6 +50,7 @@ def loop_agent_service(
     registry = agent_registry(agents, start_agent)
     cfg = settings or LoopSettings()
     models = LazyClient(client)
+    install_progress_driver()  # Tasks awaiting durable futures at once must not stall (see _progress).
     service = restate.Service(
         name,
         description=description or f"Stateless agent {start_agent!r}: POST a JSON string to /{name}/run.",

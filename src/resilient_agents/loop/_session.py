@@ -18,6 +18,8 @@ from collections.abc import Sequence
 
 import restate
 
+from resilient_agents._progress import install as install_progress_driver
+
 from ._agent import LoopAgent
 from ._input import RawBytes, parse_user_message
 from ._phases._interrupt import close_open_calls, is_cancellation
@@ -171,6 +173,7 @@ def loop_session_object(
         ValueError: If agent names repeat, ``start_agent`` is unknown, or a handoff names an unknown agent.
     """
     session = _Session(name, agents, start_agent, client, settings or LoopSettings())
+    install_progress_driver()  # Tasks awaiting durable futures at once must not stall (see _progress).
     obj = restate.VirtualObject(
         name,
         description=description or f"Agent session keyed by session id: POST a JSON string to /{name}/<id>/message.",

@@ -61,6 +61,20 @@ def unique_step_name(ctx: restate.Context, name: str) -> str:
     return name if used[name] == 1 else f"{name} #{used[name]}"
 
 
+class InvocationCancelled(BaseException):
+    """Carries Restate's cancellation of the invocation out of a tool, past the SDK's tool error handling.
+
+    The SDK turns any ``Exception`` a tool raises into a message for the model, which would swallow the
+    cancellation (the run would go on and ask the model again). This is a ``BaseException``, so it passes
+    through; :meth:`DurableRunner.run` turns it back into ``TerminalError("cancelled", 409)``.
+    """
+
+
+def is_cancellation(error: BaseException) -> bool:
+    """Whether ``error`` is Restate's cancellation of the running invocation."""
+    return isinstance(error, restate.TerminalError) and error.status_code == 409 and error.message == "cancelled"
+
+
 _RUN_STATE: contextvars.ContextVar[RunState | None] = contextvars.ContextVar("resilient_agents_run", default=None)
 
 

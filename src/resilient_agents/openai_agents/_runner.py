@@ -9,8 +9,10 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
+import restate
 from agents import Agent, AgentHookContext, RunConfig, RunHooks, Runner, RunResult, TContext
 from agents.agent import AgentBase
+from agents.exceptions import AgentsException
 from agents.handoffs import Handoff
 from agents.items import ModelResponse, TResponseInputItem
 from agents.memory import Session
@@ -19,11 +21,13 @@ from agents.models.multi_provider import MultiProvider
 from agents.run import DEFAULT_MAX_TURNS
 from agents.run_context import RunContextWrapper
 from agents.run_error_handlers import RunErrorHandlers
+from agents.run_state import RunState as SdkRunState
 from agents.tool import Tool
 
 from resilient_agents._progress import install as _install_progress_driver
+from resilient_agents.errors import TerminalAgentError
 
-from ._context import RunState, bind_run, durable_context
+from ._context import InvocationCancelled, RunState, bind_run, durable_context
 from ._model import DurableModelProvider, as_durable
 from ._settings import DurableSettings
 
@@ -43,17 +47,25 @@ class DurableRunner:
     @staticmethod
     async def run(
         starting_agent: Agent[TContext],
-        input: str | list[TResponseInputItem],
+        input: str | list[TResponseInputItem] | SdkRunState[TContext],
         *,
         context: TContext | None = None,
-        max_turns: int = DEFAULT_MAX_TURNS,
+        max_turns: int | None = DEFAULT_MAX_TURNS,
         hooks: RunHooks[TContext] | None = None,
-        run_config: RunConfig | None = None,
+        run_config: RunConfig | dict[str, Any] | None = None,
         error_handlers: RunErrorHandlers[TContext] | None = None,
+        previous_response_id: str | None = None,
+        auto_previous_response_id: bool = False,
+        conversation_id: str | None = None,
         session: Session | None = None,
         settings: DurableSettings | None = None,
     ) -> RunResult:
-        """Run ``starting_agent`` on ``input``; the arguments are those of ``agents.Runner.run``.
+        """Run ``starting_agent`` on ``input``; the arguments are those of ``agents.Runner.run``, plus ``settings``.
+
+        The SDK's failures that no retry can fix (``MaxTurnsExceeded``, a model that broke the protocol, a
+        guardrail tripwire, a usage error) leave as a :class:`TerminalAgentError` (the invocation fails
+        with the message and is not retried); a cancellation of the invocation leaves as Restate's
+        ``TerminalError("cancelled", 409)``, also when it arrived while a tool was running.
 
         Args:
             starting_agent: The agent to start with.
@@ -76,7 +88,7 @@ class DurableRunner:
         """
         durable_context()  # Fail early, with a clear message, outside a handler.
         _install_progress_driver()  # Concurrent tasks (guardrails, tools, gathered runs) must not stall.
-        config = run_config or RunConfig()
+        config = RunConfig(**run_config) if isinstance(run_config, dict) else run_config or RunConfig()
         config = dataclasses.replace(config, model_provider=_durable_provider(config.model_provider))
         if isinstance(config.model, Model):
             config = dataclasses.replace(config, model=as_durable(config.model))
@@ -84,16 +96,24 @@ class DurableRunner:
             _make_model_durable(agent)
         state = RunState(settings=settings or DurableSettings(), current_agent=starting_agent.name, context=context)
         with bind_run(state):
-            return await Runner.run(
-                starting_agent,
-                input,
-                context=context,
-                max_turns=max_turns,
-                hooks=_NamingHooks(state, hooks),
-                run_config=config,
-                error_handlers=error_handlers,
-                session=session,
-            )
+            try:
+                return await Runner.run(
+                    starting_agent,
+                    input,
+                    context=context,
+                    max_turns=max_turns,
+                    hooks=_NamingHooks(state, hooks),
+                    run_config=config,
+                    error_handlers=error_handlers,
+                    previous_response_id=previous_response_id,
+                    auto_previous_response_id=auto_previous_response_id,
+                    conversation_id=conversation_id,
+                    session=session,
+                )
+            except InvocationCancelled as cancelled:
+                raise restate.TerminalError("cancelled", 409) from cancelled
+            except AgentsException as error:
+                raise TerminalAgentError(f"the agent run failed: {type(error).__name__}: {error}") from error
 
 
 def _durable_provider(provider: ModelProvider | None) -> ModelProvider:

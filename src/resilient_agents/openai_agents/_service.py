@@ -41,6 +41,14 @@ def answer_text(output: object) -> str:
     return json.dumps(to_jsonable_python(output), ensure_ascii=False)
 
 
+def answer_value(output: object) -> Any:
+    """The handler's JSON answer for an agent's final output: text as a JSON string, structured output as
+    the JSON object itself (``{"number": 74}``, not the string ``"{\\"number\\": 74}"``)."""
+    if isinstance(output, str):
+        return output
+    return to_jsonable_python(output)
+
+
 def parse_message(body: bytes, max_chars: int = DEFAULT_MAX_MESSAGE_CHARS) -> str:
     """Validate a request body holding one user message as a JSON string.
 
@@ -94,7 +102,7 @@ def agent_service(
     )
 
     @service.handler(name="run", input_serde=RawBytes(), accept="*/*")
-    async def run(ctx: restate.Context, body: bytes) -> str:
+    async def run(ctx: restate.Context, body: bytes) -> Any:
         message = parse_message(body, cfg.max_message_chars)
         result = await DurableRunner.run(
             agent,
@@ -102,6 +110,6 @@ def agent_service(
             run_config=run_config() if run_config is not None else None,
             settings=cfg.durable,
         )
-        return answer_text(result.final_output)
+        return answer_value(result.final_output)
 
     return service

@@ -20,7 +20,7 @@ from resilient_agents._progress import install as _install_progress_driver
 from resilient_agents.errors import ConfigurationError, TerminalAgentError
 
 from ._runner import DurableRunner, _reachable_agents
-from ._service import ServiceSettings, answer_text, parse_message
+from ._service import ServiceSettings, answer_value, parse_message
 from ._session import SESSION_STATE_KEY, RestateSession, SessionRecord, read_session_record
 
 
@@ -74,7 +74,7 @@ def session_object(
     )
 
     @obj.handler(name="message", input_serde=RawBytes(), accept="*/*")
-    async def message(ctx: restate.ObjectContext, body: bytes) -> str:
+    async def message(ctx: restate.ObjectContext, body: bytes) -> Any:
         text = parse_message(body, cfg.max_message_chars)
         run_context = await load_context(ctx, context)
         answer = await run_session_turn(
@@ -149,7 +149,7 @@ async def run_session_turn(
     settings: ServiceSettings,
     *,
     run_context: Any = None,
-) -> str:
+) -> Any:
     """Run one turn of a session: resume the agent that spoke last, answer ``text``, record who answered.
 
     Raises:
@@ -176,7 +176,7 @@ async def run_session_turn(
         await session.end_turn(None, completed=False)
         raise
     await session.end_turn(result.last_agent.name)
-    return answer_text(result.final_output)
+    return answer_value(result.final_output)
 
 
 def history_json(key: str, record: SessionRecord, *, default_agent: str) -> dict[str, Any]:

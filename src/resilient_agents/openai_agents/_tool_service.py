@@ -20,7 +20,7 @@ from agents.function_schema import FuncSchema, function_schema
 from agents.tool_context import ToolContext
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
-from resilient_agents._durable import TypeAdapterSerde
+from resilient_agents._durable import RetrySettings, TypeAdapterSerde
 from resilient_agents.errors import ConfigurationError, TerminalAgentError
 
 from ._context import in_tool_step
@@ -73,6 +73,8 @@ class RegisteredTool:
     """The ``TContext`` of a ``RunContextWrapper[TContext]`` first parameter, or ``None`` if it takes none."""
     own_invocation: bool = False
     """Whether every call is its own invocation whose body may use durable actions (``invocation=True``)."""
+    retry: RetrySettings | None = None
+    """How a failing body is retried (``durable_tool(retry=...)``); ``None`` for the default settings."""
 
     @property
     def takes_context(self) -> bool:
@@ -88,7 +90,12 @@ _REGISTRY: dict[str, RegisteredTool] = {}
 
 
 def register(
-    name: str, function: Callable[..., Any], output_type: Any, *, own_invocation: bool = False
+    name: str,
+    function: Callable[..., Any],
+    output_type: Any,
+    *,
+    own_invocation: bool = False,
+    retry: RetrySettings | None = None,
 ) -> RegisteredTool:
     """Register a durable tool so a ``DurableTools/<key>/call`` invocation of this deployment can find it.
 
@@ -108,7 +115,7 @@ def register(
         )
     schema = function_schema(function, name_override=name)
     entry = RegisteredTool(
-        key, name, function, schema, TypeAdapter(output_type), _context_type(function, schema), own_invocation
+        key, name, function, schema, TypeAdapter(output_type), _context_type(function, schema), own_invocation, retry
     )
     _REGISTRY[key] = entry
     return entry
@@ -138,6 +145,20 @@ def _context_type(function: Callable[..., Any], schema: FuncSchema) -> Any:
     first = next(iter(schema.signature.parameters))
     args = typing.get_args(hints.get(first))
     return args[0] if args else None
+
+
+REPEATING_ERRORS = (TypeError, ValueError, LookupError, ArithmeticError, AttributeError)
+"""Failures of a tool body that the same arguments repeat (bugs, bad input): the call fails at once, not retried,
+and the model reads the error."""
+
+
+def fail_fast(tool_name: str, error: Exception) -> Exception:
+    """Return a terminal error for a tool body's failure the same input would repeat, else ``error`` itself."""
+    if isinstance(error, REPEATING_ERRORS) and not isinstance(error, restate.TerminalError):
+        return TerminalAgentError(
+            f"tool {tool_name!r} failed with {error!r}; not retried: the same call would fail again"
+        )
+    return error
 
 
 async def call_registered(entry: RegisteredTool, request: ToolCallRequest, context: Any) -> Any:
@@ -190,9 +211,15 @@ def tools_object(retry_policy: restate.InvocationRetryPolicy | None = None) -> r
             # The body is one journaled step, exactly as when the tool runs alone inside the turn.
             async def step() -> Any:
                 with in_tool_step(entry.name):
-                    return entry.output.dump_python(await call_registered(entry, request, context), mode="json")
+                    try:
+                        return entry.output.dump_python(await call_registered(entry, request, context), mode="json")
+                    except Exception as error:
+                        raise fail_fast(entry.name, error) from error
 
-            output = await ctx.run_typed(f"tool: {entry.name}", step, restate.RunOptions(serde=_JSON))
+            # The tool's own retry settings hold here too, as when it runs as a step of the turn.
+            output = await ctx.run_typed(
+                f"tool: {entry.name}", step, (entry.retry or RetrySettings()).run_options(_JSON)
+            )
         after = entry.context_adapter().dump_python(context, mode="json") if entry.takes_context else None
         return ToolCallResult(output=output, context=after)
 

@@ -21,9 +21,10 @@ from __future__ import annotations
 import functools
 import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, overload
 
+import restate
 from agents import FunctionTool, function_tool
 from agents.tool import ToolErrorFunction
 from agents.tool_context import ToolContext
@@ -32,7 +33,15 @@ from resilient_agents._durable import TypeAdapterSerde
 from resilient_agents.errors import TerminalAgentError
 
 from ._batch import ToolBatch
-from ._context import current_run, durable_context, in_tool_step, unique_step_name
+from ._context import (
+    InvocationCancelled,
+    RunState,
+    current_run,
+    durable_context,
+    in_tool_step,
+    is_cancellation,
+    unique_step_name,
+)
 from ._settings import RetrySettings
 from ._tool_service import (
     TOOLS_HANDLER,
@@ -40,6 +49,7 @@ from ._tool_service import (
     RegisteredTool,
     ToolCallRequest,
     ToolCallResult,
+    fail_fast,
     register,
 )
 
@@ -50,6 +60,7 @@ tool copies)."""
 
 _REQUEST_SERDE: TypeAdapterSerde[ToolCallRequest] = TypeAdapterSerde(ToolCallRequest)
 _RESULT_SERDE: TypeAdapterSerde[ToolCallResult] = TypeAdapterSerde(ToolCallResult)
+_ANY_JSON: TypeAdapterSerde[Any] = TypeAdapterSerde(Any)
 _CONTEXT_PARAM = "_durable_tool_context"
 
 
@@ -105,7 +116,7 @@ def durable_tool(
             turn (defaults to the run's tool settings). Raise :class:`restate.TerminalError` to fail
             without retrying.
         failure_error_function: As in :func:`agents.function_tool`: turns a final failure into a message
-            for the model. ``None`` keeps the SDK's default.
+            for the model. ``None`` tells the model the error message (the SDK's default hides it).
         strict_mode: As in :func:`agents.function_tool`.
         invocation: Run every call as its own invocation (``DurableTools/<key>/call``) whose body may
             use durable actions, instead of as one journaled step of the turn.
@@ -116,10 +127,8 @@ def durable_tool(
 
     def decorate(fn: ToolFunction) -> FunctionTool:
         tool_name = name_override or fn.__name__
-        entry = register(tool_name, fn, _return_type(fn), own_invocation=invocation)
-        kwargs: dict[str, Any] = {}
-        if failure_error_function is not None:
-            kwargs["failure_error_function"] = failure_error_function
+        entry = register(tool_name, fn, _return_type(fn), own_invocation=invocation, retry=retry)
+        kwargs: dict[str, Any] = {"failure_error_function": failure_error_function or _tell_the_model}
         tool = function_tool(
             _journaled(entry, retry),
             name_override=tool_name,
@@ -135,6 +144,12 @@ def durable_tool(
     return decorate
 
 
+def _tell_the_model(context: Any, error: Exception) -> str:
+    """The model reads what went wrong (the SDK's default hides it), so it can correct the call or explain."""
+    message = error.message if isinstance(error, restate.TerminalError) else str(error)
+    return f"An error occurred while running the tool: {message}"
+
+
 def is_durable_tool(tool: object) -> bool:
     """Whether ``tool`` was made by :func:`durable_tool`."""
     return durable_entry(tool) is not None
@@ -148,7 +163,6 @@ def durable_entry(tool: object) -> RegisteredTool | None:
 
 def _journaled(entry: RegisteredTool, retry: RetrySettings | None) -> ToolFunction:
     fn = entry.function
-    serde: TypeAdapterSerde[Any] = TypeAdapterSerde(_return_type(fn))
 
     @functools.wraps(fn)
     async def wrapper(tool_ctx: ToolContext[Any], *args: Any, **kwargs: Any) -> Any:
@@ -163,23 +177,78 @@ def _journaled(entry: RegisteredTool, retry: RetrySettings | None) -> ToolFuncti
         run = current_run()
         if run is None:
             return await call()
-        batch = run.batch
-        in_batch = batch is not None and tool_ctx.tool_call_id in batch
-        if entry.own_invocation or (batch is not None and in_batch and batch.parallel):
-            if batch is None or not in_batch:
-                batch = ToolBatch.create([tool_ctx.tool_call_id], run.context, snapshot=entry.takes_context)
-            return await _call_as_invocation(entry, batch, tool_ctx)
-        settings = retry or run.settings.tool_retry
-
-        async def step() -> Any:
-            with in_tool_step(entry.name):
-                return await call()
-
-        ctx = durable_context()
-        return await ctx.run_typed(unique_step_name(ctx, f"tool: {entry.name}"), step, settings.run_options(serde))
+        try:
+            return await _durable_call(entry, retry, run, tool_ctx, call)
+        except restate.TerminalError as error:
+            if is_cancellation(error):
+                raise InvocationCancelled() from error  # Past the SDK's tool error handler, to the runner.
+            raise
 
     _expose_tool_context(wrapper, fn, entry.takes_context)
     return wrapper
+
+
+async def _durable_call(
+    entry: RegisteredTool,
+    retry: RetrySettings | None,
+    run: RunState,
+    tool_ctx: ToolContext[Any],
+    call: Callable[[], Awaitable[Any]],
+) -> Any:
+    """Run one call of a durable tool inside a durable run: as a step of the turn or as its own invocation."""
+    batch = run.batch
+    in_batch = batch is not None and tool_ctx.tool_call_id in batch
+    if entry.own_invocation or (batch is not None and in_batch and batch.parallel):
+        if batch is None or not in_batch:
+            batch = ToolBatch.create([tool_ctx.tool_call_id], run.context, snapshot=entry.takes_context)
+        return await _call_as_invocation(entry, batch, tool_ctx)
+    return await _call_as_step(entry, retry or run.settings.tool_retry, tool_ctx, call)
+
+
+async def _call_as_step(
+    entry: RegisteredTool, settings: RetrySettings, tool_ctx: ToolContext[Any], call: Callable[[], Awaitable[Any]]
+) -> Any:
+    """One journaled step ``tool: <name>`` of the turn; it journals the output *and* the run context after it.
+
+    The tool changes the live run context as it runs; on replay the step is not run again, so the journaled
+    context is applied instead, and the turn continues from the same context either way.
+    """
+
+    async def step() -> Any:
+        with in_tool_step(entry.name):
+            try:
+                output = entry.output.dump_python(await call(), mode="json")
+            except Exception as error:
+                raise fail_fast(entry.name, error) from error
+        after = entry.context_adapter().dump_python(tool_ctx.context, mode="json") if entry.takes_context else None
+        return ToolCallResult(output=output, context=after).model_dump(mode="json")
+
+    ctx = durable_context()
+    name = unique_step_name(ctx, f"tool: {entry.name}")
+    journaled = await ctx.run_typed(name, step, settings.run_options(_ANY_JSON))
+    result = _as_result(journaled)
+    if entry.takes_context and result.context is not None:
+        _apply_context(entry, result.context, tool_ctx.context)
+    return entry.output.validate_python(result.output)
+
+
+def _as_result(journaled: Any) -> ToolCallResult:
+    try:
+        return ToolCallResult.model_validate(journaled)
+    except ValueError:  # Journaled before results carried the context: the value is the bare output.
+        return ToolCallResult(output=journaled)
+
+
+def _apply_context(entry: RegisteredTool, after_json: Any, live: Any) -> None:
+    """Set the fields of the live run context that differ from the journaled context after the tool."""
+    adapter = entry.context_adapter()
+    now_json = adapter.dump_python(live, mode="json")
+    if not isinstance(after_json, dict) or not isinstance(now_json, dict):
+        return
+    after = adapter.validate_python(after_json)
+    for field, value in after_json.items():
+        if now_json.get(field) != value:
+            setattr(live, field, getattr(after, field))
 
 
 async def _call_as_invocation(entry: RegisteredTool, batch: ToolBatch, tool_ctx: ToolContext[Any]) -> Any:
