@@ -328,7 +328,3 @@ def install() -> None:
     module.update_restate_context_is_replaying = _note_activity
     _installed = True
 
-
-def installed() -> bool:
-    """Whether :func:`install` has run in this process."""
-    return _installed

@@ -327,7 +327,6 @@ BANK_CASES = [
     ),
 ]
 
-LEAD = "lead fixing (SDK path):"
 SDK_CASES = [
     _sdk("sdk-service-empty-body", SDK_SERVICE, "rejected", "empty body not allowed", body=b""),
     _sdk("sdk-session-not-json", SDK_SESSION, "terminal", "not valid JSON", body=b"{oops"),
@@ -427,9 +426,6 @@ WEATHER_CASES = [
     ),
 ]
 
-XFAIL: dict[str, str] = {}
-"""Cases that fail today because of SDK-path code the lead is fixing: id -> reason (strict xfail)."""
-
 APPS: dict[str, tuple[str, dict[str, str]]] = {
     "loop": ("tests.apps.bad_inputs_loop:app", {}),
     "bank": ("examples.bank.agent:app", {}),
@@ -441,8 +437,7 @@ CASES = LOOP_CASES + BANK_CASES + SDK_CASES + WEATHER_CASES
 
 def _params() -> Iterator[Any]:
     for case in CASES:
-        marks = [pytest.mark.xfail(strict=True, reason=XFAIL[case.id])] if case.id in XFAIL else []
-        yield pytest.param(case, id=case.id, marks=marks)
+        yield pytest.param(case, id=case.id)
 
 
 # -- environments: one engine per app, shared by its cases -------------------------------------------------
@@ -556,4 +551,3 @@ def test_the_catalogue_is_broad_and_ids_are_unique() -> None:
     ids = [case.id for case in CASES]
     assert len(ids) == len(set(ids))
     assert len(LOOP_CASES) + len(BANK_CASES) >= 25 and len(SDK_CASES) + len(WEATHER_CASES) >= 15
-    assert set(XFAIL) <= set(ids)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import restate
@@ -161,6 +161,19 @@ def fail_fast(tool_name: str, error: Exception) -> Exception:
     return error
 
 
+async def run_body(entry: RegisteredTool, body: Callable[[], Awaitable[Any]]) -> Any:
+    """Run a tool body inside its journaled step; return its output as JSON.
+
+    Durable actions are refused inside (see :func:`in_tool_step`), and a failure the same call would repeat
+    fails the step at once (:func:`fail_fast`).
+    """
+    with in_tool_step(entry.name):
+        try:
+            return entry.output.dump_python(await body(), mode="json")
+        except Exception as error:
+            raise fail_fast(entry.name, error) from error
+
+
 async def call_registered(entry: RegisteredTool, request: ToolCallRequest, context: Any) -> Any:
     """Parse the model's arguments as the SDK would and call the tool function; return its raw result."""
     parsed = entry.schema.params_pydantic_model.model_validate_json(request.arguments or "{}")
@@ -177,7 +190,8 @@ async def call_registered(entry: RegisteredTool, request: ToolCallRequest, conte
 
 
 _TOOLS_OBJECT: restate.VirtualObject | None = None
-_JSON: TypeAdapterSerde[Any] = TypeAdapterSerde(Any)
+JSON_SERDE: TypeAdapterSerde[Any] = TypeAdapterSerde(Any)
+"""Plain JSON values in and out of the journal."""
 
 
 def tools_object(retry_policy: restate.InvocationRetryPolicy | None = None) -> restate.VirtualObject:
@@ -208,17 +222,13 @@ def tools_object(retry_policy: restate.InvocationRetryPolicy | None = None) -> r
         if entry.own_invocation:
             output = entry.output.dump_python(await call_registered(entry, request, context), mode="json")
         else:
-            # The body is one journaled step, exactly as when the tool runs alone inside the turn.
+            # The body is one journaled step, exactly as when the tool runs alone inside the turn, with the
+            # tool's own retry settings.
             async def step() -> Any:
-                with in_tool_step(entry.name):
-                    try:
-                        return entry.output.dump_python(await call_registered(entry, request, context), mode="json")
-                    except Exception as error:
-                        raise fail_fast(entry.name, error) from error
+                return await run_body(entry, lambda: call_registered(entry, request, context))
 
-            # The tool's own retry settings hold here too, as when it runs as a step of the turn.
             output = await ctx.run_typed(
-                f"tool: {entry.name}", step, (entry.retry or RetrySettings()).run_options(_JSON)
+                f"tool: {entry.name}", step, (entry.retry or RetrySettings()).run_options(JSON_SERDE)
             )
         after = entry.context_adapter().dump_python(context, mode="json") if entry.takes_context else None
         return ToolCallResult(output=output, context=after)

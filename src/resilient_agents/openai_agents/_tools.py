@@ -38,19 +38,19 @@ from ._context import (
     RunState,
     current_run,
     durable_context,
-    in_tool_step,
     is_cancellation,
     unique_step_name,
 )
 from ._settings import RetrySettings
 from ._tool_service import (
+    JSON_SERDE,
     TOOLS_HANDLER,
     TOOLS_OBJECT,
     RegisteredTool,
     ToolCallRequest,
     ToolCallResult,
-    fail_fast,
     register,
+    run_body,
 )
 
 ToolFunction = Callable[..., Any]
@@ -60,7 +60,6 @@ tool copies)."""
 
 _REQUEST_SERDE: TypeAdapterSerde[ToolCallRequest] = TypeAdapterSerde(ToolCallRequest)
 _RESULT_SERDE: TypeAdapterSerde[ToolCallResult] = TypeAdapterSerde(ToolCallResult)
-_ANY_JSON: TypeAdapterSerde[Any] = TypeAdapterSerde(Any)
 _CONTEXT_PARAM = "_durable_tool_context"
 
 
@@ -215,20 +214,17 @@ async def _call_as_step(
     """
 
     async def step() -> Any:
-        with in_tool_step(entry.name):
-            try:
-                output = entry.output.dump_python(await call(), mode="json")
-            except Exception as error:
-                raise fail_fast(entry.name, error) from error
+        output = await run_body(entry, call)
         after = entry.context_adapter().dump_python(tool_ctx.context, mode="json") if entry.takes_context else None
         return ToolCallResult(output=output, context=after).model_dump(mode="json")
 
     ctx = durable_context()
     name = unique_step_name(ctx, f"tool: {entry.name}")
-    journaled = await ctx.run_typed(name, step, settings.run_options(_ANY_JSON))
+    journaled = await ctx.run_typed(name, step, settings.run_options(JSON_SERDE))
     result = _as_result(journaled)
     if entry.takes_context and result.context is not None:
-        _apply_context(entry, result.context, tool_ctx.context)
+        # Live, the tool already changed the context (nothing differs); on replay this re-applies its change.
+        _merge_context(entry, tool_ctx.context, result.context, tool_ctx.context)
     return entry.output.validate_python(result.output)
 
 
@@ -237,18 +233,6 @@ def _as_result(journaled: Any) -> ToolCallResult:
         return ToolCallResult.model_validate(journaled)
     except ValueError:  # Journaled before results carried the context: the value is the bare output.
         return ToolCallResult(output=journaled)
-
-
-def _apply_context(entry: RegisteredTool, after_json: Any, live: Any) -> None:
-    """Set the fields of the live run context that differ from the journaled context after the tool."""
-    adapter = entry.context_adapter()
-    now_json = adapter.dump_python(live, mode="json")
-    if not isinstance(after_json, dict) or not isinstance(now_json, dict):
-        return
-    after = adapter.validate_python(after_json)
-    for field, value in after_json.items():
-        if now_json.get(field) != value:
-            setattr(live, field, getattr(after, field))
 
 
 async def _call_as_invocation(entry: RegisteredTool, batch: ToolBatch, tool_ctx: ToolContext[Any]) -> Any:
