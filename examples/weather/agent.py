@@ -76,5 +76,6 @@ def run_config() -> RunConfig:
     return _model_config().run_config()
 
 
-service = agent_service(weather_agent, name="Agent", run_config=run_config)
+# stream=True: `resilient-agents chat --stream` prints the answer as the model writes it.
+service = agent_service(weather_agent, name="Agent", run_config=run_config, stream=True)
 app = durable_app([service])

@@ -151,19 +151,6 @@ def test_requests_is_a_snapshot(server: ModelServer, scripted: ScriptedModel, cl
     assert len(server.requests) == 2
 
 
-@pytest.mark.parametrize("path", ["/v1/responses", "/v1/chat/completions"])
-def test_streaming_requests_get_400(server: ModelServer, client: openai.OpenAI, path: str) -> None:
-    with pytest.raises(openai.BadRequestError) as caught:
-        if path == "/v1/responses":
-            client.responses.create(model="m", input="hi", stream=True)
-        else:
-            client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}], stream=True)
-
-    assert caught.value.status_code == 400
-    assert caught.value.code == "streaming_not_supported"
-    assert "Streaming is not supported by the offline model" in caught.value.message
-
-
 def test_bad_json_gets_400_and_the_server_keeps_answering(server: ModelServer, scripted: ScriptedModel) -> None:
     scripted.push(Reply.say("still alive"))
     with httpx.Client(base_url=server.base_url) as http:

@@ -23,6 +23,7 @@ __all__ = ["main"]
 
 DEFAULT_INGRESS = "http://127.0.0.1:8080"
 DEFAULT_ADMIN = "http://127.0.0.1:9070"
+DEFAULT_SERVICE = "http://127.0.0.1:9080"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,6 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--idempotency-key", help="run the turn at most once for this key; repeats get its answer")
     chat.add_argument("--async", dest="is_async", action="store_true", help="do not wait; print the invocation id")
     chat.add_argument("--json", dest="as_json", action="store_true", help="print the raw JSON answer")
+    chat.add_argument("--stream", action="store_true", help="print the model's text as it streams (stream=True apps)")
+    chat.add_argument(
+        "--service", help="the app's service URL, for --stream (default: from `up`, else http://127.0.0.1:9080)"
+    )
     chat.add_argument("--ingress", help=f"ingress URL (default: from `up`, else {DEFAULT_INGRESS})")
     chat.add_argument("--timeout", type=_positive_seconds, default=300.0, help="seconds to wait for the answer")
     chat.set_defaults(func=_cmd_chat)
@@ -130,8 +135,13 @@ def _cmd_chat(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.stream and (args.is_async or args.as_json):
+        print(
+            "error: --stream prints the text as it comes; it cannot be combined with --async or --json", file=sys.stderr
+        )
+        return 2
     path = f"{app.service}/{args.session}/{app.handler}" if app.keyed else f"{app.service}/{app.handler}"
-    if args.is_async:
+    if args.is_async or args.stream:
         path += "/send"
     headers = {"content-type": "application/json"}
     if args.idempotency_key:
@@ -152,6 +162,12 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     except (httpx.HTTPError, httpx.InvalidURL) as error:
         print(f"error: cannot call {url}: {error} (is --ingress a URL like {DEFAULT_INGRESS}?)", file=sys.stderr)
         return 1
+    if args.stream and response.status_code < 300:
+        from ._stream import print_stream
+
+        service = args.service or _up_state().get("service_url") or DEFAULT_SERVICE
+        invocation = response.json()["invocationId"]
+        return print_stream(service, invocation, ingress_url=ingress, timeout=args.timeout)
     return _print_answer(response, args)
 
 

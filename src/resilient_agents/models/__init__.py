@@ -1,6 +1,6 @@
 """An OpenAI-compatible HTTP model server for offline use and tests.
 
-:class:`ModelServer` serves the Responses, Chat Completions and Anthropic Messages APIs (non-streaming) on
+:class:`ModelServer` serves the Responses, Chat Completions and Anthropic Messages APIs on
 127.0.0.1 and answers every request through a :class:`Responder`: :class:`ScriptedModel` for tests (queued
 replies and faults) or :class:`DemoModel`, the rule-based offline demo model (model name ``offline-demo``).
 

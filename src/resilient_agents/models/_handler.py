@@ -16,9 +16,10 @@ from urllib.parse import urlsplit
 
 from resilient_agents.models._parse import BadRequestError, parse_request
 from resilient_agents.models._render import IdFactory, anthropic_error, openai_error, render_reply
+from resilient_agents.models._stream import STREAM_APIS, stream_frames
 from resilient_agents.models.demo import DEMO_MODEL_NAME
 from resilient_agents.models.reply import Fault, Reply
-from resilient_agents.models.request import ApiName, RecordedRequest, Responder
+from resilient_agents.models.request import ApiName, ParsedRequest, RecordedRequest, Responder
 
 logger = logging.getLogger("resilient_agents.models")
 
@@ -214,8 +215,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         if body is None:
             return
         self.state.record(api, path, body, clean_headers(self.headers))
-        if body.get("stream") is True:
-            message = "Streaming is not supported by the offline model; send the request with stream=false."
+        if body.get("stream") is True and api not in STREAM_APIS:
+            message = "The offline model streams the Responses and Chat Completions APIs only; send stream=false."
             self._send_error(api, 400, message, "invalid_request_error", code="streaming_not_supported", param="stream")
             return
         self._answer(api, body)
@@ -233,7 +234,9 @@ class RequestHandler(BaseHTTPRequestHandler):
             message = f"The offline model's responder raised {type(exc).__name__}: {exc}"
             self._send_error(api, 500, message, "server_error", code="responder_error")
             return
-        if isinstance(outcome, Reply):
+        if isinstance(outcome, Reply) and body.get("stream") is True:
+            self._send_stream(api, outcome, parsed)
+        elif isinstance(outcome, Reply):
             self._send_json(200, render_reply(api, outcome, parsed, self.state.ids))
         elif isinstance(outcome, Fault):
             self._send_fault(api, outcome)
@@ -318,6 +321,19 @@ class RequestHandler(BaseHTTPRequestHandler):
             self._send_json(status, anthropic_error(message, anthropic_type), headers)
         else:
             self._send_json(status, openai_error(message, error_type, code, param), headers)
+
+    def _send_stream(self, api: ApiName, reply: Reply, parsed: ParsedRequest) -> None:
+        # No content length: the body ends when the connection closes, which every HTTP/1.1 client reads.
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("connection", "close")
+        self.end_headers()
+        self.wfile.flush()
+        for frame in stream_frames(api, reply, parsed, self.state.ids):
+            self.wfile.write(frame)
+            self.wfile.flush()
 
     def _send_json(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         payload = json.dumps(body, ensure_ascii=False).encode("utf-8")

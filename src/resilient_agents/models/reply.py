@@ -9,6 +9,7 @@ timeout handling.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -57,11 +58,15 @@ class Reply:
         text: The assistant's text, or ``None`` for a reply that only calls tools.
         tool_calls: The tool calls, in order.
         model: The model name reported in the response; ``None`` echoes the requested model.
+        hold: For a streamed answer (``"stream": true``): called in the server's thread once the first text
+            delta has been sent; the rest of the stream waits until it returns. Tests hold a reply mid-stream
+            with it (``hold=release.wait``). Ignored for answers that are not streamed.
     """
 
     text: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()
     model: str | None = None
+    hold: Callable[[], object] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def say(cls, text: str) -> Reply:

@@ -31,7 +31,7 @@ class ModelServer:
     """An OpenAI-compatible HTTP model server answering from a :class:`Responder`, for offline use and tests.
 
     It serves ``POST /v1/responses``, ``POST /v1/chat/completions``, ``POST /v1/messages`` (Anthropic),
-    ``GET /v1/models`` and ``GET /health`` on 127.0.0.1, non-streaming only.
+    ``GET /v1/models`` and ``GET /health`` on 127.0.0.1; Responses and Chat Completions also stream.
 
     Example:
         >>> with ModelServer(ScriptedModel(Reply.say("hi"))) as srv:  # doctest: +SKIP

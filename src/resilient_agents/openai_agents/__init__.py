@@ -15,6 +15,7 @@ from ._service import DEFAULT_MAX_MESSAGE_CHARS, ServiceSettings, agent_service,
 from ._session import SESSION_SCHEMA_VERSION, RestateSession, SessionRecord, read_session_record
 from ._session_object import session_object
 from ._settings import DurableSettings, RetrySettings
+from ._stream_client import follow_stream
 from ._tool_service import TOOLS_OBJECT, ToolCallRequest, ToolCallResult, durable_app, tools_object
 from ._tools import durable_tool, is_durable_tool
 
@@ -40,6 +41,7 @@ __all__ = [
     "durable_object_context",
     "durable_tool",
     "fast_retry_policy",
+    "follow_stream",
     "is_durable_tool",
     "parse_message",
     "read_session_record",

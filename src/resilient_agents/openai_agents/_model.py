@@ -25,6 +25,7 @@ from ._batch import ToolBatch
 from ._context import RunState, current_run, durable_context
 from ._errors import classify_model_error
 from ._journal import JournaledModelResponse
+from ._streaming import journaled_stream
 from ._tool_service import RegisteredTool
 from ._tools import durable_entry, is_durable_tool
 
@@ -104,23 +105,31 @@ class DurableModel(Model):
         conversation_id: str | None,
         prompt: ResponsePromptParam | None,
     ) -> AsyncIterator[TResponseStreamEvent]:
-        """Streaming is not journaled; inside a durable run it fails terminally, outside it passes through."""
-        if current_run() is not None:
-            raise TerminalAgentError(
-                "streaming model calls cannot be journaled; use DurableRunner.run (not run_streamed)"
+        """Stream the wrapped model's response; inside a durable run the call is one journaled step.
+
+        The events reach the SDK as the provider sends them, and the complete response is journaled like a
+        ``get_response`` (see ``_streaming``); on replay the journaled response is returned without streaming.
+        """
+        run = current_run()
+
+        def open_stream() -> AsyncIterator[TResponseStreamEvent]:
+            return self.wrapped.stream_response(
+                system_instructions,
+                input,
+                model_settings,
+                tools,
+                output_schema,
+                handoffs,
+                tracing,
+                previous_response_id=previous_response_id,
+                conversation_id=conversation_id,
+                prompt=prompt,
             )
-        return self.wrapped.stream_response(
-            system_instructions,
-            input,
-            model_settings,
-            tools,
-            output_schema,
-            handoffs,
-            tracing,
-            previous_response_id=previous_response_id,
-            conversation_id=conversation_id,
-            prompt=prompt,
-        )
+
+        if run is None:
+            return open_stream()
+        options = run.settings.llm_retry_for(run.current_agent).run_options(_JOURNAL_SERDE)
+        return journaled_stream(run, open_stream, options, _host_of(self.wrapped))
 
     def get_retry_advice(self, request: ModelRetryAdviceRequest) -> ModelRetryAdvice | None:
         """Delegate retry advice to the wrapped model."""

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import restate
-from agents import Agent, AgentHookContext, RunConfig, RunHooks, Runner, RunResult, TContext
+from agents import Agent, AgentHookContext, RunConfig, RunHooks, Runner, RunResult, RunResultStreaming, TContext
 from agents.agent import AgentBase
 from agents.exceptions import AgentsException
 from agents.handoffs import Handoff
@@ -30,6 +30,7 @@ from resilient_agents.errors import TerminalAgentError
 from ._context import InvocationCancelled, RunState, bind_run, durable_context
 from ._model import DurableModelProvider, as_durable
 from ._settings import DurableSettings
+from ._streaming import as_durable_result
 
 
 class DurableRunner:
@@ -115,6 +116,66 @@ class DurableRunner:
             except AgentsException as error:
                 raise TerminalAgentError(f"the agent run failed: {type(error).__name__}: {error}") from error
 
+
+    @staticmethod
+    def run_streamed(
+        starting_agent: Agent[TContext],
+        input: str | list[TResponseInputItem] | SdkRunState[TContext],
+        context: TContext | None = None,
+        max_turns: int | None = DEFAULT_MAX_TURNS,
+        hooks: RunHooks[TContext] | None = None,
+        run_config: RunConfig | dict[str, Any] | None = None,
+        previous_response_id: str | None = None,
+        auto_previous_response_id: bool = False,
+        conversation_id: str | None = None,
+        session: Session | None = None,
+        *,
+        error_handlers: RunErrorHandlers[TContext] | None = None,
+        settings: DurableSettings | None = None,
+    ) -> RunResultStreaming:
+        """``agents.Runner.run_streamed`` inside a Restate handler; the arguments are the SDK's, plus ``settings``.
+
+        Each model call streams from the provider and is journaled as one step once its response is
+        complete (the same ``llm: <agent> #<n>`` step and record as :meth:`run`); on replay the journaled
+        response is used and nothing is streamed again for it. The text deltas also go to the invocation's
+        side channel, ``GET /_streams/<invocation id>`` on the service's port (served by :func:`durable_app`).
+        Consume ``stream_events()`` to the end in the handler: it ends the side channel with ``done`` or
+        ``failed`` and raises the run's failure as :meth:`run` does (:class:`TerminalAgentError`, or
+        ``TerminalError("cancelled", 409)``).
+
+        Returns:
+            The SDK's :class:`agents.RunResultStreaming`.
+
+        Raises:
+            ResilientAgentsError: When called outside a Restate handler.
+        """
+        ctx = durable_context()  # Fail early, with a clear message, outside a handler.
+        _install_progress_driver()
+        config = RunConfig(**run_config) if isinstance(run_config, dict) else run_config or RunConfig()
+        config = dataclasses.replace(config, model_provider=_durable_provider(config.model_provider))
+        if isinstance(config.model, Model):
+            config = dataclasses.replace(config, model=as_durable(config.model))
+        for agent in _reachable_agents(starting_agent):
+            _make_model_durable(agent)
+        state = RunState(settings=settings or DurableSettings(), current_agent=starting_agent.name)
+        with bind_run(state):  # The SDK starts the run's task here; the task keeps the binding.
+            try:
+                result = Runner.run_streamed(
+                    starting_agent,
+                    input,
+                    context=context,
+                    max_turns=max_turns,
+                    hooks=_NamingHooks(state, hooks),
+                    run_config=config,
+                    previous_response_id=previous_response_id,
+                    auto_previous_response_id=auto_previous_response_id,
+                    conversation_id=conversation_id,
+                    session=session,
+                    error_handlers=error_handlers,
+                )
+            except AgentsException as error:
+                raise TerminalAgentError(f"the agent run failed: {type(error).__name__}: {error}") from error
+        return as_durable_result(result, ctx.request().id)
 
 def _durable_provider(provider: ModelProvider | None) -> ModelProvider:
     if isinstance(provider, DurableModelProvider):

@@ -78,6 +78,7 @@ def agent_service(
     run_config: Callable[[], RunConfig] | None = None,
     settings: ServiceSettings | None = None,
     description: str | None = None,
+    stream: bool = False,
 ) -> restate.Service:
     """Build a Restate Service with a ``run`` handler: a user message (JSON string) in, the answer out.
 
@@ -89,6 +90,9 @@ def agent_service(
         run_config: Builds the SDK run configuration for each turn (model provider, model name, tracing).
         settings: Input limits, retry settings and the invocation retry policy.
         description: Shown in the Restate UI.
+        stream: Run each turn with :meth:`DurableRunner.run_streamed`: model calls stream from the provider and
+            their text deltas reach clients through ``GET /_streams/<invocation id>`` on the service's port
+            (``resilient-agents chat --stream``); the handler's answer is the same.
 
     Returns:
         The service; bind it into a ``restate.app``.
@@ -104,12 +108,13 @@ def agent_service(
     @service.handler(name="run", input_serde=RawBytes(), accept="*/*")
     async def run(ctx: restate.Context, body: bytes) -> Any:
         message = parse_message(body, cfg.max_message_chars)
-        result = await DurableRunner.run(
-            agent,
-            message,
-            run_config=run_config() if run_config is not None else None,
-            settings=cfg.durable,
-        )
+        config = run_config() if run_config is not None else None
+        if stream:
+            streamed = DurableRunner.run_streamed(agent, message, run_config=config, settings=cfg.durable)
+            async for _ in streamed.stream_events():
+                pass  # The deltas reach clients through the side channel.
+            return answer_value(streamed.final_output)
+        result = await DurableRunner.run(agent, message, run_config=config, settings=cfg.durable)
         return answer_value(result.final_output)
 
     return service

@@ -259,7 +259,10 @@ def durable_app(services: list[restate.Service | restate.VirtualObject | restate
     from resilient_agents._progress import install
     from resilient_agents.approvals import approvals_object
 
+    from ._streaming import with_streams
+
     install()
     extra = [tools_object(), approvals_object()]
     given = {id(service) for service in services}
-    return restate.app(services=[*services, *(obj for obj in extra if id(obj) not in given)], **kwargs)
+    app = restate.app(services=[*services, *(obj for obj in extra if id(obj) not in given)], **kwargs)
+    return with_streams(app)  # Also serves GET /_streams/<invocation id> (see DurableRunner.run_streamed).
