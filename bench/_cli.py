@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
 
@@ -66,3 +67,32 @@ def run_main(
         print(f"bench failed: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def journal_summary(env: AgentTestEnv, invocation_id: str) -> str:
+    """The turn's journaled steps and calls, in order, with repeats folded (``call DurableTools/call x5``)."""
+    names: list[str] = []
+    for entry in env.journal(invocation_id):
+        if entry.entry_type.startswith("Command: Run") and entry.name:
+            names.append(entry.name)
+        elif entry.entry_type.startswith("Command: Call"):
+            names.append(f"call {_call_target(entry.raw)}")
+    folded: list[str] = []
+    count = 0
+    for i, name in enumerate(names):
+        count += 1
+        if i + 1 == len(names) or names[i + 1] != name:
+            folded.append(f"{name} x{count}" if count > 1 else name)
+            count = 0
+    return ", ".join(folded) or "(none)"
+
+
+def _call_target(row: dict[str, object]) -> str:
+    """``Service/handler`` or ``Object/<key>/handler`` of a ``Command: Call`` journal row (``?`` if unreadable)."""
+    try:
+        call = json.loads(str(row["entry_json"]))["Command"]["Call"]
+        (kind, target), *_ = call["request"]["invocation_target"].items()
+        key = "/<key>" if kind == "VirtualObject" or target.get("key") else ""
+        return f"{target['name']}{key}/{target['handler']}"
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return "?"

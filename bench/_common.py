@@ -11,6 +11,7 @@ import os
 import platform
 import re
 import statistics
+import time
 from collections.abc import Sequence
 
 from resilient_agents.models import ParsedRequest, Reply, ToolCall
@@ -20,6 +21,9 @@ INSTRUCTIONS = "You are a helpful agent that answers questions about the weather
 QUESTION = "What is the weather in Detroit?"
 CITY = "Detroit"
 MODEL_NAME = "scripted"
+EXT_SERVICE = "ExtRunner"
+"""The service serving the agent on Restate's ``restate.ext.openai.DurableRunner`` (a peer, not our code: it
+names every model call ``call LLM``, so the benches exempt it from ``AgentTestEnv``'s step-name check)."""
 
 
 def weather_report(city: str) -> str:
@@ -137,3 +141,54 @@ class ParallelToolsResponder:
         match = re.search(r"(\d+) item", request.last_user_text or "")
         calls = int(match.group(1)) if match else 1
         return Reply.calls(*(ToolCall("slow_lookup", {"index": i}) for i in range(calls)))
+
+
+# -- the concurrent-runs bench (bench/concurrent_runs.py and bench/apps/concurrent_runs_app.py) -----------------
+
+RESEARCHER_NAME = "Researcher"
+RESEARCHER_INSTRUCTIONS = "Use lookup, then answer."
+GUARD_NAME = "Guard"
+GUARD_INSTRUCTIONS = "Answer 'ok' unless the message is abusive."
+TOPICS = ("tides", "comets", "glaciers", "volcanoes", "coral")
+"""One run per topic; the ``5x`` invocation gathers all of them, the ``1x`` invocation the first."""
+DEFAULT_MODEL_MS = 100.0
+
+
+def topic_facts(topic: str) -> str:
+    """What the ``lookup(topic)`` tool returns (instantly: the bench measures the runs' concurrency)."""
+    return f"facts about {topic}"
+
+
+def topic_summary(topic: str) -> str:
+    """The researcher's final answer for ``topic``, as :class:`DelayedTopicResponder` words it."""
+    return f"summary: {topic_facts(topic)}"
+
+
+class DelayedTopicResponder:
+    """A stateless model for the concurrent-runs bench that answers each request after a fixed delay.
+
+    The guardrail agent (offered no ``lookup`` tool) gets ``ok``; the researcher first calls ``lookup`` with
+    the user's message as topic, then, given its output, answers :func:`topic_summary`. It decides from the
+    request alone, since the gathered runs' requests arrive in any order. The server answers each request on
+    its own thread, so requests in flight at the same time wait out their delays together.
+    """
+
+    def __init__(self, delay_seconds: float) -> None:
+        self.delay_seconds = delay_seconds
+
+    def respond(self, request: ParsedRequest) -> Reply:
+        """Wait the delay, then answer one model request.
+
+        Args:
+            request: The parsed request.
+
+        Returns:
+            ``ok`` for the guardrail, a ``lookup`` call for a fresh question, the summary otherwise.
+        """
+        time.sleep(self.delay_seconds)  # A stand-in for the model's latency; this is a server thread.
+        if request.tool("lookup") is None:
+            return Reply.say("ok")
+        outputs = request.trailing_tool_outputs()
+        if outputs:
+            return Reply.say(f"summary: {outputs[-1].text}")
+        return Reply.call("lookup", topic=request.last_user_text or "")

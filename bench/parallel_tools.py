@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import json
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -44,6 +43,7 @@ from openai import AsyncOpenAI
 from bench._cli import (
     BenchError,
     engine_line,
+    journal_summary,
     non_negative_int,
     positive_float,
     positive_int,
@@ -51,6 +51,7 @@ from bench._cli import (
     run_main,
 )
 from bench._common import (
+    EXT_SERVICE,
     MODEL_NAME,
     PARALLEL_AGENT_NAME,
     PARALLEL_CALLS,
@@ -196,35 +197,6 @@ def measure(variants: Sequence[Variant], *, rounds: int, warmup: int, progress: 
     progress(f"measured {rounds} rounds")
 
 
-def journal_summary(env: AgentTestEnv, invocation_id: str) -> str:
-    """The turn's journaled steps and calls, in order, with repeats folded (``call DurableTools/call x5``)."""
-    names: list[str] = []
-    for entry in env.journal(invocation_id):
-        if entry.entry_type.startswith("Command: Run") and entry.name:
-            names.append(entry.name)
-        elif entry.entry_type.startswith("Command: Call"):
-            names.append(f"call {_call_target(entry.raw)}")
-    folded: list[str] = []
-    count = 0
-    for i, name in enumerate(names):
-        count += 1
-        if i + 1 == len(names) or names[i + 1] != name:
-            folded.append(f"{name} x{count}" if count > 1 else name)
-            count = 0
-    return ", ".join(folded) or "(none)"
-
-
-def _call_target(row: dict[str, object]) -> str:
-    """``Service/handler`` or ``Object/<key>/handler`` of a ``Command: Call`` journal row (``?`` if unreadable)."""
-    try:
-        call = json.loads(str(row["entry_json"]))["Command"]["Call"]
-        (kind, target), *_ = call["request"]["invocation_target"].items()
-        key = "/<key>" if kind == "VirtualObject" or target.get("key") else ""
-        return f"{target['name']}{key}/{target['handler']}"
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return "?"
-
-
 # -- reporting -------------------------------------------------------------------------------------------------
 
 
@@ -325,6 +297,7 @@ def run_bench(args: argparse.Namespace, isolated: bool) -> None:
                 model=ParallelToolsResponder(),
                 env={TOOL_MS_ENV: repr(args.tool_ms)},
                 pythonpath=[ROOT],
+                unchecked_services=[EXT_SERVICE],
             )
         )
         plain_server = stack.enter_context(ModelServer(ParallelToolsResponder()))
@@ -343,7 +316,7 @@ def run_bench(args: argparse.Namespace, isolated: bool) -> None:
             durable_variant(
                 env,
                 "restate-ext",
-                "ExtRunner",
+                EXT_SERVICE,
                 "ExtRunner/run: restate.ext.openai.DurableRunner, durable_function_tool + ctx.run_typed "
                 "(calls one at a time)",
             ),

@@ -42,6 +42,7 @@ from bench._cli import (
 )
 from bench._common import (
     AGENT_NAME,
+    EXT_SERVICE,
     INSTRUCTIONS,
     MODEL_NAME,
     QUESTION,
@@ -220,7 +221,15 @@ def run_bench(args: argparse.Namespace, isolated: bool) -> None:
     with ExitStack() as stack:
         base_dir = args.base_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-turn-")))
         started = time.perf_counter()
-        env = stack.enter_context(AgentTestEnv(APP, base_dir, model=WeatherTurnResponder(), pythonpath=[ROOT]))
+        env = stack.enter_context(
+            AgentTestEnv(
+                APP,
+                base_dir,
+                model=WeatherTurnResponder(),
+                pythonpath=[ROOT],
+                unchecked_services=[EXT_SERVICE],
+            )
+        )
         plain_server = stack.enter_context(ModelServer(WeatherTurnResponder()))
         runner = stack.enter_context(asyncio.Runner())
         progress(f"engine and service up in {time.perf_counter() - started:.1f} s")
@@ -231,7 +240,7 @@ def run_bench(args: argparse.Namespace, isolated: bool) -> None:
             durable_variant(
                 env,
                 "restate-ext",
-                "ExtRunner",
+                EXT_SERVICE,
                 "ExtRunner/run: restate.ext.openai.DurableRunner, durable_function_tool + ctx.run_typed",
             ),
         ]

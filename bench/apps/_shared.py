@@ -21,7 +21,7 @@ from agents import (
 from openai import AsyncOpenAI
 from restate.ext import openai as restate_openai
 
-from bench._common import MODEL_NAME
+from bench._common import EXT_SERVICE, MODEL_NAME
 from resilient_agents.openai_agents import agent_service
 
 
@@ -32,13 +32,18 @@ def scripted_client() -> AsyncOpenAI:
     )
 
 
-def ours_service(agent: Agent[Any]) -> restate.Service:
-    """``Ours/run``: our ``agent_service`` with the scripted model."""
-    run_config = RunConfig(
+def scripted_run_config() -> RunConfig:
+    """A run configuration for the scripted model: Responses API, no client-side retries, tracing off."""
+    return RunConfig(
         model=MODEL_NAME,
         model_provider=OpenAIProvider(openai_client=scripted_client(), use_responses=True),
         tracing_disabled=True,
     )
+
+
+def ours_service(agent: Agent[Any]) -> restate.Service:
+    """``Ours/run``: our ``agent_service`` with the scripted model."""
+    run_config = scripted_run_config()
     return agent_service(agent, name="Ours", run_config=lambda: run_config)
 
 
@@ -52,7 +57,7 @@ def ext_runner_service(agent: Agent[Any]) -> restate.Service:
     set_default_openai_client(scripted_client(), use_for_tracing=False)
     set_default_openai_api("responses")
     set_tracing_disabled(True)
-    service = restate.Service("ExtRunner", description="The same agent on restate.ext.openai.DurableRunner.")
+    service = restate.Service(EXT_SERVICE, description="The same agent on restate.ext.openai.DurableRunner.")
 
     @service.handler(name="run")
     async def run(ctx: restate.Context, message: str) -> str:

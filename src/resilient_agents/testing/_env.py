@@ -9,7 +9,7 @@ import dataclasses
 import json
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -37,6 +37,24 @@ class JournalEntry:
     """The whole row."""
 
 
+@dataclasses.dataclass(frozen=True)
+class RepeatedStepName:
+    """A step name that one invocation's journal uses more than once."""
+
+    invocation_id: str
+    """The invocation whose journal repeats the name."""
+    target: str
+    """The invocation's target, e.g. ``Fanout/research``."""
+    name: str
+    """The repeated step name."""
+    count: int
+    """How many ``Command`` entries of that journal carry it."""
+
+
+class RepeatedStepNamesError(ResilientAgentsError, AssertionError):
+    """:meth:`AgentTestEnv.stop` found a journal that names two steps alike."""
+
+
 class AgentTestEnv:
     """A test environment on the real engine: ``restate-server``, one served app, and a model server.
 
@@ -51,6 +69,10 @@ class AgentTestEnv:
         always_replay: Run the engine with inactivity timeout 0, so every suspension replays the journal.
         env: Extra environment for the service process.
         pythonpath: Directories prepended to the service process's ``PYTHONPATH``.
+        check_step_names: Make :meth:`stop` fail when an invocation's journal names two steps alike (see
+            :meth:`repeated_step_names`). Turn it off only for a test that writes such a journal on purpose.
+        unchecked_services: Services whose journals that check skips: ones served by code that is not ours
+            (Restate's ``restate.ext.openai`` names every model call ``call LLM``).
     """
 
     def __init__(
@@ -62,8 +84,12 @@ class AgentTestEnv:
         always_replay: bool = False,
         env: Mapping[str, str] | None = None,
         pythonpath: list[Path] | None = None,
+        check_step_names: bool = True,
+        unchecked_services: Collection[str] = (),
     ) -> None:
         self.base_dir = Path(base_dir)
+        self.check_step_names = check_step_names
+        self.unchecked_services = frozenset(unchecked_services)
         self.responder: Responder = model if model is not None else ScriptedModel()
         self.model_server = ModelServer(self.responder)
         self.engine = RestateServer(
@@ -105,12 +131,23 @@ class AgentTestEnv:
         return self
 
     def stop(self) -> None:
-        """Stop everything this environment started."""
-        if self.service is not None:
-            self.service.stop()
-        self.engine.stop()
-        self.model_server.stop()
-        self._http.close()
+        """Stop everything this environment started.
+
+        Before the engine stops, every journal it holds is checked for a step name used twice (unless the
+        environment was built with ``check_step_names=False``); everything is stopped either way.
+
+        Raises:
+            RepeatedStepNamesError: An invocation's journal names two steps alike.
+        """
+        try:
+            if self.check_step_names and self.engine.running:
+                self._check_step_names()
+        finally:
+            if self.service is not None:
+                self.service.stop()
+            self.engine.stop()
+            self.model_server.stop()
+            self._http.close()
 
     def __enter__(self) -> AgentTestEnv:
         return self.start()
@@ -209,6 +246,43 @@ class AgentTestEnv:
         """Return the engine's status of an invocation (``running``, ``backing-off``, ``completed``...)."""
         rows = self.query(f"SELECT status FROM sys_invocation WHERE id = '{_sql_literal(invocation_id)}'")
         return str(rows[0]["status"]) if rows else None
+
+    def repeated_step_names(self) -> list[RepeatedStepName]:
+        """Step names that one invocation's journal uses more than once, over every journal the engine holds.
+
+        A step's name is how a replay and a reader of the journal (the Restate UI, ``status``) tell steps apart,
+        so no journal written by our code may repeat one: model calls are numbered (``llm: Agent #2``), a tool
+        step used twice gets ``#2``. Only ``Command`` entries with a non-empty name count; the journals of
+        ``unchecked_services`` are left out.
+        """
+        rows = self.query(
+            "SELECT id, name, count(*) AS n FROM sys_journal WHERE name != '' AND entry_type LIKE 'Command%' "
+            "GROUP BY id, name HAVING count(*) > 1 ORDER BY id, name"
+        )
+        if not rows:
+            return []
+        ids = ", ".join(f"'{_sql_literal(str(r['id']))}'" for r in rows)
+        invocations = {
+            str(r["id"]): (str(r.get("target") or "?"), str(r.get("target_service_name") or ""))
+            for r in self.query(f"SELECT id, target, target_service_name FROM sys_invocation WHERE id IN ({ids})")
+        }
+        repeated = []
+        for row in rows:
+            target, service = invocations.get(str(row["id"]), ("?", ""))
+            if service not in self.unchecked_services:
+                repeated.append(RepeatedStepName(str(row["id"]), target, str(row["name"]), int(row["n"])))
+        return repeated
+
+    def _check_step_names(self) -> None:
+        repeated = self.repeated_step_names()
+        if repeated:
+            lines = "\n".join(f"  {r.invocation_id} ({r.target}): {r.name!r} x{r.count}" for r in repeated)
+            raise RepeatedStepNamesError(
+                f"{len(repeated)} step name(s) used more than once within one invocation's journal:\n{lines}\n"
+                "Give every durable step of an invocation its own name (number repeats: 'tool: x #2'). A test "
+                "that writes such a journal on purpose passes check_step_names=False to AgentTestEnv; a service "
+                "whose code is not ours goes in AgentTestEnv(unchecked_services=[...])."
+            )
 
     def llm_requests(self) -> int:
         """How many model requests the model server has seen."""
