@@ -86,7 +86,7 @@ def _approval_timeout() -> timedelta:
     return timedelta(seconds=float(os.environ.get("AIRLINE_APPROVAL_TIMEOUT_SECONDS", "3600")))
 
 
-@durable_tool(invocation=True)  # It may wait for a person's approval: its own invocation, with its own journal.
+@durable_tool(durable_actions=True)  # It may wait for a person's approval: a durable action inside the tool.
 async def update_seat(wrapper: RunContextWrapper[AirlineAgentContext], confirmation_number: str, new_seat: str) -> str:
     """Update the seat for a given confirmation number.
 

@@ -12,6 +12,7 @@ from typing import Any
 import restate
 from pydantic import BaseModel, ConfigDict, Field
 
+from resilient_agents._durable import durable_time
 from resilient_agents.loop import PydanticSerde
 
 from .data import AccountData, Loan, Transaction, generate_account, money, month_of
@@ -66,7 +67,7 @@ class LoanPayout(BaseModel):
 
 
 async def _today(ctx: restate.ObjectContext) -> dt.date:
-    return dt.datetime.fromtimestamp(await ctx.time(), tz=dt.UTC).date()
+    return dt.datetime.fromtimestamp(await durable_time(ctx), tz=dt.UTC).date()
 
 
 async def load(ctx: restate.ObjectContext) -> AccountData:

@@ -4,6 +4,7 @@
 * :mod:`resilient_agents.engine`: find, install and run ``restate-server``; serve and register apps.
 * :mod:`resilient_agents.models`: the offline OpenAI-compatible model server (demo and scripted modes).
 * :mod:`resilient_agents.testing`: a test environment on the real engine, with fault injection.
+* :mod:`resilient_agents.run`: run a script's ``async def main()`` as one durable invocation.
 * :mod:`resilient_agents.config`: which model backend the agents use.
 
 Importing this package has no side effects.
@@ -12,6 +13,7 @@ Importing this package has no side effects.
 from __future__ import annotations
 
 import importlib.metadata as _metadata
+import typing as _typing
 
 from resilient_agents.errors import (
     ConfigurationError,
@@ -21,6 +23,10 @@ from resilient_agents.errors import (
     ResilientAgentsError,
     TerminalAgentError,
 )
+
+if _typing.TYPE_CHECKING:  # Only for annotations: the package's public names stay those of __all__.
+    import os
+    from collections.abc import Awaitable, Callable
 
 try:
     __version__ = _metadata.version("resilient-agents")
@@ -36,6 +42,7 @@ __all__ = [
     "TerminalAgentError",
     "__version__",
     "enable_concurrent_durable_awaits",
+    "run_durably",
 ]
 
 
@@ -50,3 +57,15 @@ def enable_concurrent_durable_awaits() -> None:
     from resilient_agents._progress import install
 
     install()
+
+
+def run_durably(
+    main: Callable[[], Awaitable[_typing.Any]], *, data_dir: str | os.PathLike[str] | None = None, fresh: bool = False
+) -> _typing.Any:
+    """Run ``async def main()`` as one durable Restate invocation; re-running after a crash resumes it.
+
+    See :func:`resilient_agents.run.run_durably` (imported on first use: ``import resilient_agents`` stays light).
+    """
+    from resilient_agents.run import run_durably as run
+
+    return run(main, data_dir=data_dir, fresh=fresh)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
@@ -216,3 +217,31 @@ def _retry_after(headers: Mapping[str, str]) -> timedelta | None:
     except ValueError:
         return None  # An HTTP date: the step's own backoff is good enough then.
     return min(timedelta(seconds=max(seconds, 0.0)), _MAX_RETRY_AFTER)
+
+
+_STEP_NAMES_ATTRIBUTE = "_resilient_agents_step_names"
+
+
+def unique_step_name(ctx: restate.Context, name: str) -> str:
+    """``name`` the first time it is used in this invocation, then ``"<name> #2"``, ``"<name> #3"``...
+
+    Keeps every step name of a journal unique (a tool called by several runs of one handler) while the
+    common case keeps its plain name (``tool: get_weather``).
+    """
+    used: dict[str, int] = getattr(ctx, _STEP_NAMES_ATTRIBUTE, None) or {}
+    setattr(ctx, _STEP_NAMES_ATTRIBUTE, used)
+    used[name] = used.get(name, 0) + 1
+    return name if used[name] == 1 else f"{name} #{used[name]}"
+
+
+async def durable_time(ctx: restate.Context) -> float:
+    """``ctx.time()`` under a step name of its own (``clock``, ``clock #2``...): the wall clock, journaled.
+
+    restate-sdk names every ``ctx.time()`` step ``timestamp``, so a handler that reads the clock twice would
+    repeat a step name in its journal.
+    """
+    return await ctx.run_typed(unique_step_name(ctx, "clock"), _wall_clock)
+
+
+def _wall_clock() -> float:
+    return time.time()

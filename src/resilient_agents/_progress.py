@@ -327,4 +327,3 @@ def install() -> None:
     module: Any = _server_context
     module.update_restate_context_is_replaying = _note_activity
     _installed = True
-

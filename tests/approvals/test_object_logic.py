@@ -57,6 +57,10 @@ class FakeObjectContext:
     def time(self) -> _Done:
         return _Done(NOW_S)
 
+    def run_typed(self, name: str, action: Any, options: Any = None) -> _Done:
+        # The journaled clock (``durable_time``) reads the fake's time; other steps run their action.
+        return _Done(NOW_S if name.startswith("clock") else action())
+
     def resolve_awakeable(self, name: str, value: Any, serde: Any) -> None:
         self.resolved.append((name, value))
 

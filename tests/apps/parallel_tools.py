@@ -45,7 +45,7 @@ async def rendezvous(index: int, group: str, parties: int) -> str:
     return f"call {index}: {met} of {parties} running together"
 
 
-@durable_tool(invocation=True)
+@durable_tool(durable_actions=True)
 async def multi_step(index: int) -> str:
     """Three durable actions of random length.
 

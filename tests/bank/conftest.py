@@ -12,6 +12,7 @@ import pytest
 from examples.bank.data import AccountData
 
 from resilient_agents.testing import AgentTestEnv
+from resilient_agents.testing.pytest_plugin import stop_all
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,8 +32,7 @@ def bank_env(tmp_path: Path) -> Iterator[Callable[..., AgentTestEnv]]:
         return made.start()
 
     yield make
-    for made in envs:
-        made.stop()
+    stop_all(envs)
 
 
 def account(env: AgentTestEnv, customer: str) -> AccountData:

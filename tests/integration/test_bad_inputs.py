@@ -33,6 +33,7 @@ import pytest
 from resilient_agents.models import Fault, ParsedRequest, Reply, ToolCall
 from resilient_agents.models.request import Responder
 from resilient_agents.testing import AgentTestEnv, wait_until
+from resilient_agents.testing.pytest_plugin import stop_all
 
 pytestmark = pytest.mark.engine
 
@@ -466,8 +467,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str],
         return running[app]
 
     yield get
-    for item in running.values():
-        item.env.stop()
+    stop_all([item.env for item in running.values()])
 
 
 def _status(env: AgentTestEnv, invocation_id: str) -> dict[str, Any] | None:

@@ -37,8 +37,12 @@ def test_five_parallel_tools_run_at_the_same_moment(parallel_env: Callable[..., 
     response = env.call("Parallel/run", "go")
     assert response.status_code == 200, response.text
     assert response.json() == " | ".join(f"call {i}: 5 of 5 running together" for i in range(5))  # In call order.
-    tools = env.query("SELECT id FROM sys_invocation WHERE target_service_name = 'DurableTools'")
-    assert len(tools) == 5  # Each call ran as its own invocation.
+    steps = [e.name for e in env.journal(response.headers["x-restate-id"]) if e.entry_type.startswith("Command")]
+    # Each call is one journaled step of the turn (no extra invocations), named uniquely.
+    assert sorted(n for n in steps if n.startswith("tool: ")) == sorted(
+        ["tool: rendezvous", *(f"tool: rendezvous #{i}" for i in range(2, 6))]
+    ), steps
+    assert env.query("SELECT id FROM sys_invocation WHERE target_service_name = 'DurableTools'") == []
 
 
 def test_parallel_multi_step_tools_replay_deterministically(parallel_env: Callable[..., AgentTestEnv]) -> None:

@@ -1,6 +1,6 @@
 """Human approvals: durable waits for a person's decision, listed per tenant and decided from the CLI or HTTP.
 
-A handler (or an Agents SDK tool declared with ``durable_tool(invocation=True)``, passing
+A handler (or an Agents SDK tool declared with ``durable_tool(durable_actions=True)``, passing
 :func:`resilient_agents.openai_agents.durable_context`) calls :func:`await_approval`; the invocation suspends
 on an awakeable, with a timeout, and the request is listed in the ``Approvals`` Virtual Object, under the key of
 its tenant, until it is decided, times out or is withdrawn. A Workflow waits on its own durable promise with

@@ -17,6 +17,7 @@ import restate
 from pydantic import ValidationError
 
 from resilient_agents._durable import TypeAdapterSerde as AdapterSerde
+from resilient_agents._durable import durable_time
 
 from ._object import approvals_object_name
 from ._types import DEFAULT_TENANT, ApprovalDecision, Conclusion, PendingApproval, ResolveTarget
@@ -85,11 +86,11 @@ async def await_approval(
     :class:`ApprovalDecision`, or plain ``true``/``false``; rejecting it counts as a rejection with its
     message as the note) but bypasses that check.
 
-    Call it from a handler, or from an Agents SDK tool declared with
-    ``@durable_tool(invocation=True)`` (its own invocation, so several such calls in one model response
-    wait side by side) with :func:`resilient_agents.openai_agents.durable_context` as ``ctx``. Not inside
-    a journaled step (``ctx.run``, a default ``durable_tool`` body), where durable actions are not allowed.
-    A Workflow that waits on its own durable promise uses :func:`await_workflow_approval` instead.
+    Call it from a handler, or from an Agents SDK tool declared with ``@durable_tool(durable_actions=True)``
+    (several such calls in one model response wait side by side) with
+    :func:`resilient_agents.openai_agents.durable_context` as ``ctx``. Not inside a journaled step
+    (``ctx.run``, a default ``durable_tool`` body), where durable actions are not allowed. A Workflow that
+    waits on its own durable promise uses :func:`await_workflow_approval` instead.
 
     Args:
         ctx: The context of the running handler.
@@ -108,7 +109,7 @@ async def await_approval(
     Raises:
         restate.TerminalError: When the invocation is cancelled while it waits (status 409).
     """
-    created_at_ms = int(await ctx.time() * 1000)
+    created_at_ms = int(await durable_time(ctx) * 1000)
     ident = approval_id or f"apr-{ctx.uuid().hex[:12]}"
     awakeable_id, answer = ctx.awakeable(serde=_RAW_SERDE)
     approval = PendingApproval(
@@ -174,7 +175,7 @@ async def await_workflow_approval(
         restate.TerminalError: When the workflow is cancelled while it waits (status 409).
     """
     key = ctx.key()
-    created_at_ms = int(await ctx.time() * 1000)
+    created_at_ms = int(await durable_time(ctx) * 1000)
     approval = PendingApproval(
         id=approval_id or f"{workflow}-{key}",
         title=title,

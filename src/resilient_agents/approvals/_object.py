@@ -21,6 +21,7 @@ import restate
 from pydantic import BaseModel
 
 from resilient_agents._durable import TypeAdapterSerde as AdapterSerde
+from resilient_agents._durable import durable_time
 from resilient_agents._progress import install as install_progress_driver
 from resilient_agents.errors import ConfigurationError
 
@@ -247,7 +248,7 @@ async def _record(
     ctx: restate.ObjectContext, approval: PendingApproval, status: DecidedStatus, decision: ApprovalDecision | None
 ) -> DecidedApproval:
     """Move ``approval`` from pending to the bounded record of ended approvals."""
-    now_ms = int(await ctx.time() * 1000)
+    now_ms = int(await durable_time(ctx) * 1000)
     note = decision.note if decision is not None else "the requester stopped waiting"
     record = DecidedApproval(
         id=approval.id,

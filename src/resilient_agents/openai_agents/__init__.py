@@ -7,8 +7,9 @@ journals a tool's result, and tools reach the handler's context through :func:`d
 
 from __future__ import annotations
 
+from ._app import durable_app
 from ._context import durable_context, durable_object_context
-from ._journal import JOURNAL_SCHEMA_VERSION, JournaledModelResponse
+from ._journal import JOURNAL_SCHEMA_VERSION, JournaledModelResponse, JournaledToolResult
 from ._model import DurableModel, DurableModelProvider
 from ._runner import DurableRunner
 from ._service import DEFAULT_MAX_MESSAGE_CHARS, ServiceSettings, agent_service, fast_retry_policy, parse_message
@@ -16,25 +17,22 @@ from ._session import SESSION_SCHEMA_VERSION, RestateSession, SessionRecord, rea
 from ._session_object import session_object
 from ._settings import DurableSettings, RetrySettings
 from ._stream_client import follow_stream
-from ._tool_service import TOOLS_OBJECT, ToolCallRequest, ToolCallResult, durable_app, tools_object
 from ._tools import durable_tool, is_durable_tool
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_CHARS",
     "JOURNAL_SCHEMA_VERSION",
     "SESSION_SCHEMA_VERSION",
-    "TOOLS_OBJECT",
     "DurableModel",
     "DurableModelProvider",
     "DurableRunner",
     "DurableSettings",
     "JournaledModelResponse",
+    "JournaledToolResult",
     "RestateSession",
     "RetrySettings",
     "ServiceSettings",
     "SessionRecord",
-    "ToolCallRequest",
-    "ToolCallResult",
     "agent_service",
     "durable_app",
     "durable_context",
@@ -46,5 +44,4 @@ __all__ = [
     "parse_message",
     "read_session_record",
     "session_object",
-    "tools_object",
 ]

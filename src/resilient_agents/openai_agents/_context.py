@@ -10,14 +10,13 @@ import contextvars
 import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import cast
 
 import restate
 from restate.server_context import current_context
 
 from resilient_agents.errors import ResilientAgentsError
 
-from ._batch import ToolBatch
 from ._settings import DurableSettings
 
 
@@ -29,10 +28,6 @@ class RunState:
     """Retry options and names for this run."""
     current_agent: str = "agent"
     """Name of the agent whose model call comes next (set from the ``on_llm_start`` hook)."""
-    context: Any = None
-    """The run's context object (the ``context=`` given to the run), shared with tools."""
-    batch: ToolBatch | None = None
-    """The durable tool calls of the latest model response, in the model's order."""
 
     def next_llm_step_name(self, ctx: restate.Context) -> str:
         """Return the journal name of the next model call, e.g. ``"llm: WeatherAgent #1"``.
@@ -46,19 +41,6 @@ class RunState:
 
 
 _LLM_STEPS_ATTRIBUTE = "_resilient_agents_llm_steps"
-_STEP_NAMES_ATTRIBUTE = "_resilient_agents_step_names"
-
-
-def unique_step_name(ctx: restate.Context, name: str) -> str:
-    """``name`` the first time it is used in this invocation, then ``"<name> #2"``, ``"<name> #3"``...
-
-    Keeps every step name of a journal unique (a tool called by several runs of one handler) while the
-    common case keeps its plain name (``tool: get_weather``).
-    """
-    used: dict[str, int] = getattr(ctx, _STEP_NAMES_ATTRIBUTE, None) or {}
-    setattr(ctx, _STEP_NAMES_ATTRIBUTE, used)
-    used[name] = used.get(name, 0) + 1
-    return name if used[name] == 1 else f"{name} #{used[name]}"
 
 
 class InvocationCancelled(BaseException):
@@ -122,14 +104,14 @@ def durable_context() -> restate.Context:
 
     Raises:
         ResilientAgentsError: When called outside a Restate handler, or inside the body of a
-            ``@durable_tool`` that is one journaled step (use ``@durable_tool(invocation=True)`` there).
+            ``@durable_tool`` that is one journaled step (use ``@durable_tool(durable_actions=True)`` there).
     """
     step = _IN_TOOL_STEP.get()
     if step is not None:
         raise ResilientAgentsError(
             f"tool {step!r} uses durable actions (durable_context()) inside its journaled step, where Restate "
-            f"allows none: declare it with @durable_tool(invocation=True) so each call is its own invocation "
-            "with its own journal"
+            "allows none: declare it with @durable_tool(durable_actions=True), so that its body runs in the turn and "
+            "each durable action is journaled on its own"
         )
     ctx = handler_context()
     if ctx is None:

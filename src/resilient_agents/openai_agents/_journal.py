@@ -64,3 +64,32 @@ def _dump_item(item: TResponseOutputItem) -> dict[str, Any]:
     # Only fields that were set: a field the provider did not send must not appear after the round trip,
     # or the SDK's ``to_input_items`` (which dumps with ``exclude_unset``) would send it back to the model.
     return item.model_dump(mode="json", exclude_unset=True, by_alias=True)
+
+
+TOOL_RESULT_SCHEMA_VERSION: Literal[1] = 1
+"""Version of :class:`JournaledToolResult`."""
+
+
+class JournaledToolResult(BaseModel):
+    """One durable tool call as stored in the journal: what it returned and the run context after it.
+
+    Replaying the step returns this record instead of running the tool again; the context is applied to the
+    live run context, so a change the tool made survives a crash later in the turn.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = TOOL_RESULT_SCHEMA_VERSION
+    """Schema version of this record."""
+    output: Any
+    """The tool's return value as JSON."""
+    context: Any = None
+    """The run context after the tool ran (JSON), when the tool takes the run context."""
+
+    @classmethod
+    def from_journal(cls, value: Any) -> JournaledToolResult:
+        """Read a journaled value; one written before results carried the context is the bare output."""
+        try:
+            return cls.model_validate(value)
+        except ValueError:
+            return cls(output=value)

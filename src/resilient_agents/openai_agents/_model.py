@@ -13,21 +13,15 @@ from typing import TYPE_CHECKING
 
 from agents.items import ModelResponse, TResponseInputItem, TResponseStreamEvent
 from agents.models.interface import Model, ModelProvider, ModelTracing
-from agents.tool import FunctionTool
-from openai.types.responses import ResponseFunctionToolCall
 from openai.types.responses.response_prompt_param import ResponsePromptParam
 from restate.serde import Serde
 
 from resilient_agents._durable import TypeAdapterSerde
-from resilient_agents.errors import TerminalAgentError
 
-from ._batch import ToolBatch
 from ._context import RunState, current_run, durable_context
 from ._errors import classify_model_error
 from ._journal import JournaledModelResponse
 from ._streaming import journaled_stream
-from ._tool_service import RegisteredTool
-from ._tools import durable_entry, is_durable_tool
 
 if TYPE_CHECKING:
     from agents.agent_output import AgentOutputSchemaBase
@@ -89,7 +83,7 @@ class DurableModel(Model):
 
         if run is None:
             return (await call()).to_model_response()
-        return await _journaled_call(run, call, tools)
+        return await _journaled_call(run, call)
 
     def stream_response(
         self,
@@ -140,58 +134,11 @@ class DurableModel(Model):
         await self.wrapped.close()
 
 
-async def _journaled_call(run: RunState, call: _Call, tools: list[Tool]) -> ModelResponse:
+async def _journaled_call(run: RunState, call: _Call) -> ModelResponse:
     ctx = durable_context()
     options = run.settings.llm_retry_for(run.current_agent).run_options(_JOURNAL_SERDE)
     journaled: JournaledModelResponse = await ctx.run_typed(run.next_llm_step_name(ctx), call, options)
-    response = journaled.to_model_response()
-    run.batch = _durable_batch(response, tools, run.context)
-    return response
-
-
-def _durable_batch(response: ModelResponse, tools: list[Tool], context: object) -> ToolBatch | None:
-    """The durable tool calls of ``response`` that will run, in the model's order (see ``_batch``), or ``None``.
-
-    Every call in a batch must reach our tool wrapper, or the calls after it would wait for it forever. The
-    SDK skips a call whose arguments do not validate (the model gets an error instead), so such calls are
-    left out; tool guardrails and SDK approvals can also skip a call, so durable tools may not use them.
-
-    Raises:
-        TerminalAgentError: For a durable tool with SDK approvals or input guardrails, or a run context that
-            cannot be copied for calls that run as their own invocations.
-    """
-    by_name = {tool.name: tool for tool in tools if isinstance(tool, FunctionTool) and is_durable_tool(tool)}
-    calls: list[tuple[str, RegisteredTool]] = []
-    for item in response.output:
-        if not isinstance(item, ResponseFunctionToolCall) or item.name not in by_name:
-            continue
-        tool = by_name[item.name]
-        _check_supported(tool)
-        entry = durable_entry(tool)
-        if entry is not None and _arguments_valid(entry, item.arguments):
-            calls.append((item.call_id, entry))
-    if not calls:
-        return None
-    separate = len(calls) > 1 or any(entry.own_invocation for _, entry in calls)
-    snapshot = separate and any(entry.takes_context for _, entry in calls)
-    return ToolBatch.create([call_id for call_id, _ in calls], context, snapshot=snapshot)
-
-
-def _check_supported(tool: FunctionTool) -> None:
-    if tool.needs_approval is not False or tool.tool_input_guardrails:
-        raise TerminalAgentError(
-            f"durable tool {tool.name!r} has SDK approvals or input guardrails, which may skip a call that durable "
-            "tools must run; wait for a person with resilient_agents.approvals.await_approval inside an "
-            "@durable_tool(invocation=True) instead"
-        )
-
-
-def _arguments_valid(entry: RegisteredTool, arguments: str) -> bool:
-    try:
-        entry.schema.params_pydantic_model.model_validate_json(arguments or "{}")
-    except ValueError:  # Includes pydantic's ValidationError: the SDK rejects the call before running it.
-        return False
-    return True
+    return journaled.to_model_response()
 
 
 class DurableModelProvider(ModelProvider):

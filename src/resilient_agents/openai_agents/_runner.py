@@ -5,6 +5,7 @@ Private module.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 from collections.abc import Iterator
 from typing import Any
@@ -18,7 +19,7 @@ from agents.items import ModelResponse, TResponseInputItem
 from agents.memory import Session
 from agents.models.interface import Model, ModelProvider
 from agents.models.multi_provider import MultiProvider
-from agents.run import DEFAULT_MAX_TURNS
+from agents.run import DEFAULT_MAX_TURNS, AgentRunner, get_default_agent_runner, set_default_agent_runner
 from agents.run_context import RunContextWrapper
 from agents.run_error_handlers import RunErrorHandlers
 from agents.run_state import RunState as SdkRunState
@@ -27,7 +28,7 @@ from agents.tool import Tool
 from resilient_agents._progress import install as _install_progress_driver
 from resilient_agents.errors import TerminalAgentError
 
-from ._context import InvocationCancelled, RunState, bind_run, durable_context
+from ._context import InvocationCancelled, RunState, bind_run, current_run, durable_context, is_cancellation
 from ._model import DurableModelProvider, as_durable
 from ._settings import DurableSettings
 from ._streaming import as_durable_result
@@ -89,14 +90,17 @@ class DurableRunner:
         """
         durable_context()  # Fail early, with a clear message, outside a handler.
         _install_progress_driver()  # Concurrent tasks (guardrails, tools, gathered runs) must not stall.
+        _install_nested_runner()
         config = RunConfig(**run_config) if isinstance(run_config, dict) else run_config or RunConfig()
         config = dataclasses.replace(config, model_provider=_durable_provider(config.model_provider))
         if isinstance(config.model, Model):
             config = dataclasses.replace(config, model=as_durable(config.model))
         for agent in _reachable_agents(starting_agent):
             _make_model_durable(agent)
-        state = RunState(settings=settings or DurableSettings(), current_agent=starting_agent.name, context=context)
+        nested = current_run() is not None
+        state = RunState(settings=settings or DurableSettings(), current_agent=starting_agent.name)
         with bind_run(state):
+            entering = _ENTERING.set(True)
             try:
                 return await Runner.run(
                     starting_agent,
@@ -111,11 +115,16 @@ class DurableRunner:
                     conversation_id=conversation_id,
                     session=session,
                 )
-            except InvocationCancelled as cancelled:
-                raise restate.TerminalError("cancelled", 409) from cancelled
+            except (InvocationCancelled, restate.TerminalError) as error:
+                if not isinstance(error, InvocationCancelled) and not is_cancellation(error):
+                    raise
+                if nested:  # Through the parent's tool (``as_tool``) without becoming a tool error there.
+                    raise InvocationCancelled() from error
+                raise restate.TerminalError("cancelled", 409) from error
             except AgentsException as error:
                 raise TerminalAgentError(f"the agent run failed: {type(error).__name__}: {error}") from error
-
+            finally:
+                _ENTERING.reset(entering)
 
     @staticmethod
     def run_streamed(
@@ -176,6 +185,46 @@ class DurableRunner:
             except AgentsException as error:
                 raise TerminalAgentError(f"the agent run failed: {type(error).__name__}: {error}") from error
         return as_durable_result(result, ctx.request().id)
+
+
+_ENTERING: contextvars.ContextVar[bool] = contextvars.ContextVar("resilient_agents_entering", default=False)
+"""True between ``DurableRunner.run`` calling the SDK's ``Runner.run`` and the SDK's runner starting."""
+
+
+class _NestedDurableRunner(AgentRunner):
+    """The SDK's default runner, except that a ``Runner.run`` *inside* a durable run is durable too.
+
+    The SDK runs nested agents itself (``Agent.as_tool``, a guardrail or tool that calls ``Runner.run``).
+    Inside a durable run such a call goes through :meth:`DurableRunner.run`: its model calls are journaled
+    under the sub-agent's own name (``llm: <SubAgent> #n``) with a run state of its own, so it cannot take
+    over the parent's tool bookkeeping. Everywhere else it is the runner it replaces.
+    """
+
+    def __init__(self, inner: AgentRunner) -> None:
+        self.inner = inner
+
+    async def run(
+        self,
+        starting_agent: Agent[TContext],
+        input: str | list[TResponseInputItem] | SdkRunState[TContext],
+        **kwargs: Any,
+    ) -> RunResult:
+        """Run as the SDK does, or durably when called from inside a durable run."""
+        parent = current_run()
+        if _ENTERING.get() or parent is None:
+            token = _ENTERING.set(False)  # Runs started from inside this one are nested again.
+            try:
+                return await self.inner.run(starting_agent, input, **kwargs)
+            finally:
+                _ENTERING.reset(token)
+        return await DurableRunner.run(starting_agent, input, **kwargs, settings=parent.settings)
+
+
+def _install_nested_runner() -> None:
+    current = get_default_agent_runner()
+    if not isinstance(current, _NestedDurableRunner):
+        set_default_agent_runner(_NestedDurableRunner(current))
+
 
 def _durable_provider(provider: ModelProvider | None) -> ModelProvider:
     if isinstance(provider, DurableModelProvider):

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import to_jsonable_python
 from restate.serde import Serde
 
-from resilient_agents._durable import TypeAdapterSerde
+from resilient_agents._durable import TypeAdapterSerde, unique_step_name
 from resilient_agents.errors import ResilientAgentsError
 
 from ._context import handler_context
@@ -78,7 +78,7 @@ async def read_session_record(ctx: restate.ObjectSharedContext | restate.ObjectC
     Returns:
         The stored record.
     """
-    record = await ctx.get(SESSION_STATE_KEY, serde=_RECORD_SERDE, entry_name="session: read")
+    record = await ctx.get(SESSION_STATE_KEY, serde=_RECORD_SERDE, entry_name=unique_step_name(ctx, "session: read"))
     return record if record is not None else SessionRecord()
 
 
@@ -202,7 +202,8 @@ class RestateSession:
         return self._record
 
     async def _write(self, record: SessionRecord, entry_name: str) -> None:
-        self._ctx.set(SESSION_STATE_KEY, record, serde=_RECORD_SERDE, entry_name=entry_name)
+        name = unique_step_name(self._ctx, entry_name)
+        self._ctx.set(SESSION_STATE_KEY, record, serde=_RECORD_SERDE, entry_name=name)
         await _send_journal_now(self._ctx)
 
 

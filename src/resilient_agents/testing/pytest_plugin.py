@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -46,5 +47,11 @@ def agent_env(tmp_path: Path) -> Iterator[Callable[..., AgentTestEnv]]:
         return env.start()
 
     yield make
-    for env in reversed(started):
-        env.stop()
+    stop_all(started)
+
+
+def stop_all(envs: list[AgentTestEnv]) -> None:
+    """Stop every environment (newest first), even when stopping one of them fails; then raise its error."""
+    with contextlib.ExitStack() as stack:
+        for env in envs:
+            stack.callback(env.stop)

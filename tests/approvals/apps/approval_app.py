@@ -1,8 +1,8 @@
 """A test app for :mod:`resilient_agents.approvals`: a service that asks for approval, and a workflow that does.
 
 * ``ApprovalDemo/request`` calls :func:`await_approval` (timeout and tenant from the input) and returns the decision.
-* ``Seats/run``: an Agents SDK agent whose tool ``change_seat(seat)`` waits for approval (from its own invocation,
-  ``durable_tool(invocation=True)``; several calls in one model response wait side by side).
+* ``Seats/run``: an Agents SDK agent whose tool ``change_seat(seat)`` waits for approval
+  (``durable_tool(durable_actions=True)``; several calls in one model response wait side by side).
 * ``LoanFlow/<key>/run`` does the same with :func:`await_workflow_approval` and :func:`resolve_workflow_approval`.
 * ``ApprovalFlow/<key>/run`` lists itself with a ``kind="workflow"`` target pointing at its shared ``decide``
   handler, waits for the ``decision`` durable promise or its timeout, ends the entry and returns the decision.
@@ -126,7 +126,7 @@ async def loan_decide(ctx: restate.WorkflowSharedContext, decision: ApprovalDeci
     await resolve_workflow_approval(ctx, decision)
 
 
-@durable_tool(invocation=True)
+@durable_tool(durable_actions=True)
 async def change_seat(seat: str) -> str:
     """Move the passenger to another seat (needs a supervisor's approval).
 

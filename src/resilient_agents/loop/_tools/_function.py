@@ -14,6 +14,8 @@ from typing import Any, overload
 import restate
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from resilient_agents._durable import unique_step_name
+
 from .._settings import LoopSettings, StepRetry
 from .._types import ToolCallRequest, ToolDefinition
 from ._base import (
@@ -81,7 +83,7 @@ class FunctionTool:
                 raise deterministic_failure(tool_name, error) from error
 
         options = (self.retry or settings.tool_retry).run_options(TEXT_SERDE)
-        return Pending(ctx.run_typed(f"tool: {self.name}", run, options), to_text)
+        return Pending(ctx.run_typed(unique_step_name(ctx, f"tool: {self.name}"), run, options), to_text)
 
 
 async def _within(call: Awaitable[Any], limit: timedelta, tool: str) -> Any:
