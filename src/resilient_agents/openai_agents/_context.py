@@ -13,9 +13,10 @@ from contextlib import contextmanager
 from typing import cast
 
 import restate
+from agents.exceptions import AgentsException
 from restate.server_context import current_context
 
-from resilient_agents.errors import ResilientAgentsError
+from resilient_agents.errors import ResilientAgentsError, TerminalAgentError
 
 from ._settings import DurableSettings
 
@@ -55,6 +56,20 @@ class InvocationCancelled(BaseException):
 def is_cancellation(error: BaseException) -> bool:
     """Whether ``error`` is Restate's cancellation of the running invocation."""
     return isinstance(error, restate.TerminalError) and error.status_code == 409 and error.message == "cancelled"
+
+
+def leaving_error(error: BaseException, *, nested: bool) -> BaseException:
+    """The error a durable run raises in place of ``error``, at the border where it leaves our code.
+
+    The SDK's failures that no retry fixes become a :class:`TerminalAgentError`; a cancellation becomes
+    ``TerminalError("cancelled", 409)``, or :class:`InvocationCancelled` for a nested run, so that it passes
+    the parent's tool (``as_tool``) without becoming a tool error there; anything else stays as it is.
+    """
+    if isinstance(error, InvocationCancelled) or (isinstance(error, restate.TerminalError) and is_cancellation(error)):
+        return InvocationCancelled() if nested else restate.TerminalError("cancelled", 409)
+    if isinstance(error, AgentsException):
+        return TerminalAgentError(f"the agent run failed: {type(error).__name__}: {error}")
+    return error
 
 
 _RUN_STATE: contextvars.ContextVar[RunState | None] = contextvars.ContextVar("resilient_agents_run", default=None)

@@ -157,16 +157,20 @@ class Runner(_sdk.Runner):
         *,
         error_handlers: RunErrorHandlers[TContext] | None = None,
     ) -> RunResultStreaming:
-        """``agents.Runner.run_streamed`` outside a Restate handler.
-
-        Raises:
-            TerminalAgentError: Inside a handler: streamed runs are not journaled yet, so the model calls would
-                not survive a crash. Use ``await Runner.run(...)`` there.
-        """
+        """``agents.Runner.run_streamed``; inside a Restate handler :meth:`DurableRunner.run_streamed`."""
         if handler_context() is not None:
-            raise TerminalAgentError(
-                "Runner.run_streamed is not durable yet: inside a Restate handler its model calls would not be "
-                "journaled; use `await Runner.run(...)` there"
+            return DurableRunner.run_streamed(
+                starting_agent,
+                input,
+                context,
+                max_turns,
+                hooks,
+                run_config,
+                previous_response_id,
+                auto_previous_response_id,
+                conversation_id,
+                session,
+                error_handlers=error_handlers,
             )
         return _sdk.Runner.run_streamed(
             starting_agent,

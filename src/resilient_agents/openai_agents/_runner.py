@@ -26,9 +26,8 @@ from agents.run_state import RunState as SdkRunState
 from agents.tool import Tool
 
 from resilient_agents._progress import install as _install_progress_driver
-from resilient_agents.errors import TerminalAgentError
 
-from ._context import InvocationCancelled, RunState, bind_run, current_run, durable_context, is_cancellation
+from ._context import InvocationCancelled, RunState, bind_run, current_run, durable_context, leaving_error
 from ._model import DurableModelProvider, as_durable
 from ._settings import DurableSettings
 from ._streaming import as_durable_result
@@ -89,14 +88,7 @@ class DurableRunner:
             ResilientAgentsError: When called outside a Restate handler.
         """
         durable_context()  # Fail early, with a clear message, outside a handler.
-        _install_progress_driver()  # Concurrent tasks (guardrails, tools, gathered runs) must not stall.
-        _install_nested_runner()
-        config = RunConfig(**run_config) if isinstance(run_config, dict) else run_config or RunConfig()
-        config = dataclasses.replace(config, model_provider=_durable_provider(config.model_provider))
-        if isinstance(config.model, Model):
-            config = dataclasses.replace(config, model=as_durable(config.model))
-        for agent in _reachable_agents(starting_agent):
-            _make_model_durable(agent)
+        config = _prepare(starting_agent, run_config)
         nested = current_run() is not None
         state = RunState(settings=settings or DurableSettings(), current_agent=starting_agent.name)
         with bind_run(state):
@@ -115,14 +107,11 @@ class DurableRunner:
                     conversation_id=conversation_id,
                     session=session,
                 )
-            except (InvocationCancelled, restate.TerminalError) as error:
-                if not isinstance(error, InvocationCancelled) and not is_cancellation(error):
+            except (InvocationCancelled, restate.TerminalError, AgentsException) as error:
+                mapped = leaving_error(error, nested=nested)
+                if mapped is error:
                     raise
-                if nested:  # Through the parent's tool (``as_tool``) without becoming a tool error there.
-                    raise InvocationCancelled() from error
-                raise restate.TerminalError("cancelled", 409) from error
-            except AgentsException as error:
-                raise TerminalAgentError(f"the agent run failed: {type(error).__name__}: {error}") from error
+                raise mapped from error
             finally:
                 _ENTERING.reset(entering)
 
@@ -159,13 +148,7 @@ class DurableRunner:
             ResilientAgentsError: When called outside a Restate handler.
         """
         ctx = durable_context()  # Fail early, with a clear message, outside a handler.
-        _install_progress_driver()
-        config = RunConfig(**run_config) if isinstance(run_config, dict) else run_config or RunConfig()
-        config = dataclasses.replace(config, model_provider=_durable_provider(config.model_provider))
-        if isinstance(config.model, Model):
-            config = dataclasses.replace(config, model=as_durable(config.model))
-        for agent in _reachable_agents(starting_agent):
-            _make_model_durable(agent)
+        config = _prepare(starting_agent, run_config)
         state = RunState(settings=settings or DurableSettings(), current_agent=starting_agent.name)
         with bind_run(state):  # The SDK starts the run's task here; the task keeps the binding.
             try:
@@ -183,8 +166,21 @@ class DurableRunner:
                     error_handlers=error_handlers,
                 )
             except AgentsException as error:
-                raise TerminalAgentError(f"the agent run failed: {type(error).__name__}: {error}") from error
+                raise leaving_error(error, nested=False) from error  # Always a TerminalAgentError here.
         return as_durable_result(result, ctx.request().id)
+
+
+def _prepare(starting_agent: Agent[Any], run_config: RunConfig | dict[str, Any] | None) -> RunConfig:
+    """Make everything a durable run needs ready: the fixes it relies on, and journaled models everywhere."""
+    _install_progress_driver()  # Concurrent tasks (guardrails, tools, gathered runs) must not stall.
+    _install_nested_runner()
+    config = RunConfig(**run_config) if isinstance(run_config, dict) else run_config or RunConfig()
+    config = dataclasses.replace(config, model_provider=_durable_provider(config.model_provider))
+    if isinstance(config.model, Model):
+        config = dataclasses.replace(config, model=as_durable(config.model))
+    for agent in _reachable_agents(starting_agent):
+        _make_model_durable(agent)
+    return config
 
 
 _ENTERING: contextvars.ContextVar[bool] = contextvars.ContextVar("resilient_agents_entering", default=False)

@@ -10,14 +10,13 @@ from typing import Any
 
 import restate
 from agents import Agent, AgentHookContext, RunConfig, RunHooks
-from agents.exceptions import AgentsException
 from agents.items import ModelResponse
 from agents.run_context import RunContextWrapper
 from pydantic import BaseModel
 
 from resilient_agents._durable import RawBytes
 from resilient_agents._progress import install as _install_progress_driver
-from resilient_agents.errors import ConfigurationError, TerminalAgentError
+from resilient_agents.errors import ConfigurationError
 
 from ._runner import DurableRunner, _reachable_agents
 from ._service import ServiceSettings, answer_value, parse_message
@@ -169,10 +168,7 @@ async def run_session_turn(
             hooks=_SessionHooks(session),
             settings=settings.durable,
         )
-    except AgentsException as error:
-        await session.end_turn(None, completed=False)
-        raise TerminalAgentError(f"the agent run failed: {type(error).__name__}: {error}") from error
-    except restate.TerminalError:
+    except restate.TerminalError:  # DurableRunner turns the SDK's failures into TerminalAgentError.
         await session.end_turn(None, completed=False)
         raise
     await session.end_turn(result.last_agent.name)

@@ -44,9 +44,9 @@ from openai.types.responses import (
 from pydantic_core import to_jsonable_python
 from restate.context import RunOptions
 
-from resilient_agents.errors import ModelUnavailableError, TerminalAgentError
+from resilient_agents.errors import ModelUnavailableError
 
-from ._context import InvocationCancelled, RunState, durable_context
+from ._context import InvocationCancelled, RunState, durable_context, leaving_error
 from ._errors import classify_model_error
 from ._journal import JournaledModelResponse
 
@@ -412,16 +412,13 @@ class DurableRunResultStreaming(RunResultStreaming):
         try:
             async for event in super().stream_events():
                 yield event
-        except InvocationCancelled as cancelled:
-            HUB.publish(invocation_id, {"type": "failed", "message": "cancelled"})
-            raise restate.TerminalError("cancelled", 409) from cancelled
-        except AgentsException as error:
-            mapped = TerminalAgentError(f"the agent run failed: {type(error).__name__}: {error}")
-            HUB.publish(invocation_id, {"type": "failed", "message": str(mapped)})
+        except (InvocationCancelled, AgentsException, restate.TerminalError) as error:
+            mapped = leaving_error(error, nested=False)
+            message = mapped.message if isinstance(mapped, restate.TerminalError) else str(mapped)
+            HUB.publish(invocation_id, {"type": "failed", "message": message})
+            if mapped is error:
+                raise
             raise mapped from error
-        except restate.TerminalError as error:
-            HUB.publish(invocation_id, {"type": "failed", "message": error.message})
-            raise
         HUB.publish(invocation_id, {"type": "done", "output": _jsonable(self.final_output)})
 
 
