@@ -35,6 +35,9 @@ def test_kill_after_a_context_changing_step_keeps_the_change(
     env = app_env_factory(agent_env, "tests.apps.context_app:app", gate)(model=model)
     invocation = env.send("Seats/ana/message", "Give me seat 10B")
     wait_until(held.is_set, timeout=60, what="the model call after the tool step")
+    # Saved with the turn's progress, not only at its end: the stored context already has the seat.
+    during = env.call("Seats/ana/history").json()
+    assert during["context"] == {"customer": "ana", "seat": "10B"}, during
     env.kill_service()
     release.set()
     env.restart_service()

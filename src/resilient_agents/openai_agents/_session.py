@@ -68,6 +68,9 @@ class SessionRecord(BaseModel):
 
 _RECORD_SERDE: Serde[SessionRecord] = TypeAdapterSerde(SessionRecord)
 
+CONTEXT_STATE_KEY = "agents_context"
+"""State key of a session's run context (see ``session_object(context=...)``)."""
+
 
 async def read_session_record(ctx: restate.ObjectSharedContext | restate.ObjectContext) -> SessionRecord:
     """Read the stored conversation of the current object key (an empty record when there is none).
@@ -106,6 +109,8 @@ class RestateSession:
         ctx: The context of the running exclusive handler (default: the current one).
         session_id: The SDK's session id (default: the object key).
         session_settings: The SDK's session settings (e.g. a default ``limit`` for reading history).
+        run_context: The session's run context (a pydantic model), saved under ``agents_context`` with every
+            write of the conversation when it changed, so stored context and history always agree.
 
     Raises:
         ResilientAgentsError: When created outside a Restate handler.
@@ -117,8 +122,11 @@ class RestateSession:
         *,
         session_id: str | None = None,
         session_settings: SessionSettings | None = None,
+        run_context: BaseModel | None = None,
     ) -> None:
         self._ctx = ctx if ctx is not None else _current_object_context()
+        self._run_context = run_context
+        self._saved_context = run_context.model_dump(mode="json") if run_context is not None else None
         self.session_id: str = session_id if session_id is not None else self._ctx.key()
         self.session_settings: SessionSettings | None = session_settings
         self._record: SessionRecord | None = None
@@ -204,6 +212,11 @@ class RestateSession:
     async def _write(self, record: SessionRecord, entry_name: str) -> None:
         name = unique_step_name(self._ctx, entry_name)
         self._ctx.set(SESSION_STATE_KEY, record, serde=_RECORD_SERDE, entry_name=name)
+        if self._run_context is not None:
+            context = self._run_context.model_dump(mode="json")
+            if context != self._saved_context:
+                self._ctx.set(CONTEXT_STATE_KEY, context, entry_name=unique_step_name(self._ctx, "session: context"))
+                self._saved_context = context
         await _send_journal_now(self._ctx)
 
 

@@ -20,7 +20,7 @@ from resilient_agents.errors import ConfigurationError
 
 from ._runner import DurableRunner, _reachable_agents
 from ._service import ServiceSettings, answer_value, parse_message
-from ._session import SESSION_STATE_KEY, RestateSession, SessionRecord, read_session_record
+from ._session import CONTEXT_STATE_KEY, SESSION_STATE_KEY, RestateSession, SessionRecord, read_session_record
 
 
 def session_object(
@@ -55,7 +55,8 @@ def session_object(
         description: Shown in the Restate UI.
         context: Builds the run context of a new session from its key (a pydantic model, e.g. the
             customer's booking). It is stored in the object's state, handed to every turn of that session
-            (``RunContextWrapper.context`` in tools) and saved after each turn; ``history`` shows it.
+            (``RunContextWrapper.context`` in tools) and saved with the conversation as the turn
+            progresses; ``history`` shows it.
 
     Returns:
         The Virtual Object; bind it into a ``restate.app``.
@@ -76,8 +77,8 @@ def session_object(
     async def message(ctx: restate.ObjectContext, body: bytes) -> Any:
         text = parse_message(body, cfg.max_message_chars)
         run_context = await load_context(ctx, context)
-        answer = await run_session_turn(
-            RestateSession(ctx),
+        return await run_session_turn(
+            RestateSession(ctx, run_context=run_context),
             text,
             registry,
             agent,
@@ -85,9 +86,6 @@ def session_object(
             cfg,
             run_context=run_context,
         )
-        if run_context is not None:
-            ctx.set(CONTEXT_STATE_KEY, run_context.model_dump(mode="json"))
-        return answer
 
     @obj.handler(name="history", kind="shared")
     async def history(ctx: restate.ObjectSharedContext) -> dict[str, Any]:
@@ -102,10 +100,6 @@ def session_object(
         ctx.clear(CONTEXT_STATE_KEY)
 
     return obj
-
-
-CONTEXT_STATE_KEY = "agents_context"
-"""State key of a session's run context (see ``session_object(context=...)``)."""
 
 
 async def load_context(
