@@ -60,4 +60,5 @@ async def research(ctx: restate.Context, topics: list[str]) -> list[str]:
     return [str(result.final_output) for result in results]
 
 
-app = durable_app([fanout])
+# Tests serve this next to another app on one engine: APP_NAMESPACE names its approvals object apart.
+app = durable_app([fanout], namespace=os.environ.get("APP_NAMESPACE") or None)
