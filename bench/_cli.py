@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 
@@ -70,11 +71,12 @@ def run_main(
 
 
 def journal_summary(env: AgentTestEnv, invocation_id: str) -> str:
-    """The turn's journaled steps and calls, in order, with repeats folded (``call DurableTools/call x5``)."""
+    """The turn's journaled steps and calls, in order, with repeats folded (``tool: slow_lookup x5``)."""
     names: list[str] = []
     for entry in env.journal(invocation_id):
         if entry.entry_type.startswith("Command: Run") and entry.name:
-            names.append(entry.name)
+            # Repeated tool steps are numbered (``tool: x #2``); fold them as one kind.
+            names.append(re.sub(r" #\d+$", "", entry.name) if entry.name.startswith("tool: ") else entry.name)
         elif entry.entry_type.startswith("Command: Call"):
             names.append(f"call {_call_target(entry.raw)}")
     folded: list[str] = []

@@ -11,8 +11,8 @@ restate-ext 5x, plain 1x, ...) so machine noise hits all of them:
 * ``plain``: ``agents.Runner.run`` in this process with a plain ``function_tool``; not durable. The SDK runs
   the calls of one response concurrently. Timed around ``Runner.run``.
 * ``ours``: ``POST /Ours/run`` through the Restate ingress, served by ``agent_service`` (our ``DurableRunner``)
-  with a ``durable_tool``; several calls in one response run as concurrent invocations
-  ``DurableTools/<key>/call``.
+  with a ``durable_tool``; several calls in one response run concurrently, each one journaled step of the
+  turn (``tool: slow_lookup``, ``tool: slow_lookup #2``, ...).
 * ``restate-ext``: ``POST /ExtRunner/run``, served by ``restate.ext.openai.DurableRunner`` with a
   ``durable_function_tool`` whose body is a ``ctx.run_typed`` step; the integration runs the calls one at a time.
 
@@ -310,8 +310,8 @@ def run_bench(args: argparse.Namespace, isolated: bool) -> None:
                 env,
                 "ours",
                 "Ours",
-                "Ours/run: agent_service + our DurableRunner, durable_tool (several calls: concurrent "
-                "DurableTools invocations)",
+                "Ours/run: agent_service + our DurableRunner, durable_tool (several calls: concurrent steps "
+                "of the turn)",
             ),
             durable_variant(
                 env,

@@ -4,10 +4,8 @@ The agent has one tool, ``slow_lookup(index)``, that takes ``$BENCH_TOOL_MS`` mi
 default 200) and returns :func:`bench._common.lookup_result`.
 
 * ``Ours/run``: :func:`resilient_agents.openai_agents.agent_service` (our ``DurableRunner``); the tool is a
-  :func:`~resilient_agents.openai_agents.durable_tool`. Alone in its model response it is one journaled step
-  ``tool: slow_lookup`` of the turn; when the response holds several calls, each call is its own invocation
-  ``DurableTools/<key>/call`` (its body again one step ``tool: slow_lookup``) and the calls run concurrently.
-  That needs the ``DurableTools`` object, hence ``durable_app``.
+  :func:`~resilient_agents.openai_agents.durable_tool`. Every call is one journaled step of the turn
+  (``tool: slow_lookup``, ``tool: slow_lookup #2``, ...); the calls of one response run concurrently.
 * ``ExtRunner/run``: Restate's own ``restate.ext.openai.DurableRunner``. The tool is a
   ``durable_function_tool`` whose body runs inside ``restate_context().run_typed("slow_lookup", ...)``, Restate's
   idiomatic way to journal a tool; the integration lets the tool calls of one response run one at a time.
