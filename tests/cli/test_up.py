@@ -19,6 +19,7 @@ import pytest
 
 from resilient_agents.cli import main
 from resilient_agents.engine import pick_free_port, query
+from resilient_agents.models import ModelServer, ParsedRequest, Reply, ScriptedModel
 from resilient_agents.testing import wait_until
 
 pytestmark = pytest.mark.engine
@@ -157,37 +158,72 @@ def test_up_serves_the_weather_agent_offline(up: UpProcess, capsys: pytest.Captu
     assert "services: Agent" in status
 
 
-def test_up_restarts_a_killed_service_and_the_turn_completes(up: UpProcess) -> None:
-    invocation = httpx.post(f"{up.ingress}/Agent/run/send", json=QUESTION, timeout=10).json()["invocationId"]
-    # The first model call is journaled; the 0.5 s tool is running now.
-    wait_until(lambda: "llm: WeatherAgent #1" in _journal_names(up.admin, invocation), what="the first LLM step")
-    old_pid = int(str(up.state()["service_pid"]))
-    os.kill(old_pid, signal.SIGKILL)
+def test_up_restarts_a_killed_service_and_the_turn_completes(tmp_path: Path) -> None:
+    held = _HeldSecondCall()
+    with ModelServer(held.model) as server, _up(tmp_path, "weather", held.backend(server)) as up:
+        invocation = httpx.post(f"{up.ingress}/Agent/run/send", json=QUESTION, timeout=10).json()["invocationId"]
+        # The first model call and the tool are journaled; the second model call is held.
+        wait_until(held.held.is_set, timeout=60, what="the second model call")
+        old_pid = int(str(up.state()["service_pid"]))
+        os.kill(old_pid, signal.SIGKILL)
+        held.release.set()
 
-    restarted = wait_until(lambda: up.first_line("service restarted"), timeout=60, what="up to restart the service")
-    assert up.first_line(f"service exited unexpectedly (signal {signal.SIGKILL.value}")
-    result = httpx.get(f"{up.ingress}/restate/invocation/{invocation}/attach", timeout=60)
-    done = time.monotonic()
-    assert result.status_code == 200, result.text
-    assert "Detroit" in result.json()
-    assert int(str(up.state()["service_pid"])) != old_pid
-    names = _journal_names(up.admin, invocation)
-    assert names.count("llm: WeatherAgent #1") == 1
-    assert up.model_requests() == 2  # The finished first model call was not repeated.
-    # A figure for the report, not a bound: timing belongs in the benches.
-    print(f"turn completed {done - restarted[0]:.2f}s after the service restart")
+        restarted = wait_until(lambda: up.first_line("service restarted"), timeout=60, what="up to restart the service")
+        assert up.first_line(f"service exited unexpectedly (signal {signal.SIGKILL.value}")
+        result = httpx.get(f"{up.ingress}/restate/invocation/{invocation}/attach", timeout=60)
+        done = time.monotonic()
+        assert result.status_code == 200, result.text
+        assert "Detroit" in result.json()
+        assert int(str(up.state()["service_pid"])) != old_pid
+        names = _journal_names(up.admin, invocation)
+        assert names.count("llm: WeatherAgent #1") == 1
+        held.assert_only_the_call_in_flight_was_repeated()
+        # A figure for the report, not a bound: timing belongs in the benches.
+        print(f"turn completed {done - restarted[0]:.2f}s after the service restart")
+
+
+class _HeldSecondCall:
+    """Our model for `up` (instead of the offline one): it holds the second model call until released, so a
+    test kills a process at a known point of the turn rather than racing a slow tool."""
+
+    def __init__(self) -> None:
+        self.held, self.release = threading.Event(), threading.Event()
+        self.model = ScriptedModel(
+            Reply.call("get_weather", city="Detroit"),
+            self._held_answer,
+            lambda request: Reply.say(f"In Detroit: {request.trailing_tool_outputs()[-1].text}"),
+        )
+
+    def _held_answer(self, request: ParsedRequest) -> Reply:
+        self.held.set()
+        self.release.wait(timeout=120)
+        return Reply.say("too late: the attempt that asked is gone")
+
+    def backend(self, server: ModelServer) -> dict[str, str]:
+        return {
+            "OPENAI_API_KEY": "test-key-not-secret",
+            "OPENAI_BASE_URL": server.base_url,
+            "RESILIENT_AGENTS_API": "responses",
+            "RESILIENT_AGENTS_MODEL": "scripted",
+            "WEATHER_API_DELAY": "0",
+        }
+
+    def assert_only_the_call_in_flight_was_repeated(self) -> None:
+        first_calls = [r for r in self.model.received if not r.trailing_tool_outputs()]
+        assert len(first_calls) == 1 and len(self.model.received) == 3, self.model.received
 
 
 def test_up_restarts_a_killed_engine_and_the_turn_completes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # A slow tool (3 s), so that the engine is killed while the turn is between its two model calls.
-    with _up(tmp_path, "weather", {"WEATHER_API_DELAY": "3"}) as up:
+    held = _HeldSecondCall()
+    with ModelServer(held.model) as server, _up(tmp_path, "weather", held.backend(server)) as up:
         engine_pid = int(str(up.state()["engine_pid"]))
         # The pid `up` supervises is the real restate-server binary, not the npm Node wrapper.
         assert Path(f"/proc/{engine_pid}/exe").resolve().name == "restate-server"
         invocation = httpx.post(f"{up.ingress}/Agent/run/send", json=QUESTION, timeout=10).json()["invocationId"]
-        wait_until(lambda: "llm: WeatherAgent #1" in _journal_names(up.admin, invocation), what="the first LLM step")
+        wait_until(held.held.is_set, timeout=60, what="the second model call")
         killed = time.monotonic()
         os.kill(engine_pid, signal.SIGKILL)
+        held.release.set()  # Its answer goes to an attempt whose engine is gone.
 
         wait_until(lambda: up.first_line("restate-server restarted"), timeout=60, what="up to restart the engine")
         exited = up.first_line("restate-server exited unexpectedly")
@@ -203,14 +239,15 @@ def test_up_restarts_a_killed_engine_and_the_turn_completes(tmp_path: Path, caps
         assert state["engine_restarts"] == 1 and state["engine_state"] == "running"
         names = _journal_names(up.admin, invocation)
         assert names.count("llm: WeatherAgent #1") == 1 and names.count("llm: WeatherAgent #2") == 1
-        assert up.model_requests() == 2  # No finished model call was repeated.
+        # The finished first call was not repeated; only the call in flight at the kill was sent again.
+        held.assert_only_the_call_in_flight_was_repeated()
         assert main(["status", "--admin", up.admin, "--data-dir", str(up.data_dir)]) == 0
         assert "services: Agent" in capsys.readouterr().out
         # One log per process under the data dir; the engine's holds both runs.
         engine_log = (up.data_dir / "logs" / "engine.log").read_text()
         assert engine_log.count("=== resilient-agents: starting") == 2
         with capsys.disabled():
-            print(f"\nturn completed {done - killed:.2f}s after the engine was killed (3 s tool included)")
+            print(f"\nturn completed {done - killed:.2f}s after the engine was killed")
 
 
 def test_a_service_that_keeps_failing_to_start_stops_up(tmp_path: Path) -> None:
