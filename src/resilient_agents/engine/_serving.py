@@ -26,6 +26,7 @@ from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config
 from restate import server as restate_server
 
+from resilient_agents._asgi import answer_lifespan
 from resilient_agents.engine.ports import http_url
 from resilient_agents.errors import EngineError
 
@@ -155,13 +156,7 @@ def _without_lifespan_noise(app: Any) -> Any:
         if scope.get("type") != "lifespan":
             await app(scope, receive, send)
             return
-        while True:
-            message = await receive()
-            if message.get("type") == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message.get("type") == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await answer_lifespan(receive, send)
 
     return wrapped
 

@@ -44,6 +44,7 @@ from openai.types.responses import (
 from pydantic_core import to_jsonable_python
 from restate.context import RunOptions
 
+from resilient_agents._asgi import answer_lifespan
 from resilient_agents.errors import ModelUnavailableError
 
 from ._context import InvocationCancelled, RunState, durable_context, leaving_error
@@ -172,23 +173,13 @@ def with_streams(app: _App) -> _App:
 
     async def asgi(scope: _Scope, receive: _Receive, send: _Send) -> None:
         if scope["type"] == "lifespan":  # Restate's app has no lifespan events; answer them here.
-            await _lifespan(receive, send)
+            await answer_lifespan(receive, send)
         elif scope["type"] == "http" and str(scope.get("path", "")).startswith(STREAMS_PATH):
             await _serve_stream(scope, receive, send)
         else:
             await app(scope, receive, send)
 
     return asgi
-
-
-async def _lifespan(receive: _Receive, send: _Send) -> None:
-    while True:
-        message = await receive()
-        if message.get("type") == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message.get("type") == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
 
 
 async def _serve_stream(scope: _Scope, receive: _Receive, send: _Send) -> None:
