@@ -21,8 +21,8 @@ from resilient_agents.approvals import approvals_object
 from resilient_agents.loop import (
     LoopAgent,
     LoopSettings,
+    LoopToolContext,
     Reminder,
-    ToolContext,
     delayed_send_tool,
     loop_session_object,
     object_tool,
@@ -42,7 +42,7 @@ SESSION_OBJECT = "BankSession"
 INTAKE, BANKING, LOANS = "intake_agent", "banking_agent", "loan_agent"
 
 
-def _loan_key(tool_ctx: ToolContext, _: BaseModel | None) -> str:
+def _loan_key(tool_ctx: LoopToolContext, _: BaseModel | None) -> str:
     return unique_key(tool_ctx, "loan")
 
 

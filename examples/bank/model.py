@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from resilient_agents.config import ModelConfig
 from resilient_agents.loop import (
     ChatMessage,
+    LoopModelSettings,
     ModelClient,
-    ModelSettings,
     ModelTurn,
     OpenAIChatClient,
     OpenAIResponsesClient,
@@ -37,7 +37,7 @@ class ConfiguredClient:
         instructions: str,
         messages: Sequence[ChatMessage],
         tools: Sequence[ToolDefinition],
-        settings: ModelSettings,
+        settings: LoopModelSettings,
     ) -> ModelTurn:
         """Ask the model, with the configured model name (see :class:`~resilient_agents.loop.ModelClient`)."""
         configured = dataclasses.replace(settings, model=self._model)

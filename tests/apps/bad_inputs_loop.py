@@ -18,8 +18,8 @@ import restate
 
 from resilient_agents.loop import (
     LoopAgent,
+    LoopModelSettings,
     LoopSettings,
-    ModelSettings,
     OpenAIResponsesClient,
     StepRetry,
     delayed_send_tool,
@@ -28,7 +28,7 @@ from resilient_agents.loop import (
     loop_tool,
 )
 
-MODEL = ModelSettings(model="scripted")
+MODEL = LoopModelSettings(model="scripted")
 
 
 def make_client() -> OpenAIResponsesClient:

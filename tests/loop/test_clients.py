@@ -10,8 +10,8 @@ from restate.exceptions import RetryableError
 from resilient_agents.errors import ModelUnavailableError, TerminalAgentError
 from resilient_agents.loop import (
     ChatMessage,
+    LoopModelSettings,
     ModelClient,
-    ModelSettings,
     ModelTurn,
     ToolCallRequest,
     ToolDefinition,
@@ -20,7 +20,7 @@ from resilient_agents.models import Fault, ModelServer, Reply, ScriptedModel, To
 
 from .conftest import make_client
 
-SETTINGS = ModelSettings(model="scripted-model", temperature=0.25, max_tokens=300)
+SETTINGS = LoopModelSettings(model="scripted-model", temperature=0.25, max_tokens=300)
 WEATHER = ToolDefinition(
     name="get_weather",
     description="Get the weather.",
@@ -116,7 +116,7 @@ async def test_settings_are_sent(
 async def test_anthropic_headers_and_default_max_tokens(server: ModelServer, scripted: ScriptedModel) -> None:
     scripted.push(Reply.say("ok"))
     client = make_client("anthropic", server)
-    await client.complete("sys", [ChatMessage(role="user", text="hi")], [], ModelSettings(model="claude"))
+    await client.complete("sys", [ChatMessage(role="user", text="hi")], [], LoopModelSettings(model="claude"))
     await client.aclose()  # type: ignore[attr-defined]
     recorded = server.requests[0]
     assert recorded.path == "/v1/messages"

@@ -21,14 +21,14 @@ from pydantic import BaseModel, field_validator
 
 from resilient_agents.loop import (
     AnthropicClient,
+    LoopModelSettings,
     LoopSettings,
+    LoopToolContext,
     ModelAnswerError,
-    ModelSettings,
     OpenAIChatClient,
     OpenAIResponsesClient,
     StepRetry,
     ToolCallRequest,
-    ToolContext,
     delayed_send_tool,
     loop_tool,
     service_tool,
@@ -38,7 +38,7 @@ from resilient_agents.loop._client import ModelClient, build_turn
 from resilient_agents.loop._tools import Pending, Ready
 from resilient_agents.loop._tools._base import ArgumentError, parse_arguments
 
-TOOL_CTX = ToolContext("alice", "bank", "c1", "inv_1")
+TOOL_CTX = LoopToolContext("alice", "bank", "c1", "inv_1")
 
 
 class _Context:
@@ -133,7 +133,7 @@ class _Strict(BaseModel):
         return value
 
 
-def _broken_key(tool_ctx: ToolContext, args: BaseModel | None) -> str:
+def _broken_key(tool_ctx: LoopToolContext, args: BaseModel | None) -> str:
     raise KeyError("customer_tier")
 
 
@@ -221,7 +221,7 @@ def _client(api: str, body: bytes, content_type: str = "application/json") -> Mo
 @pytest.mark.parametrize("body", [b"{}", b"[]", b'"hello"', b"42", b'{"output": 3, "choices": {}, "content": "x"}'])
 async def test_a_model_answer_of_the_wrong_shape_is_terminal(api: str, body: bytes) -> None:
     with pytest.raises(ModelAnswerError, match=r"not a valid .* answer"):
-        await _client(api, body).complete("", [], [], ModelSettings())
+        await _client(api, body).complete("", [], [], LoopModelSettings())
 
 
 @pytest.mark.parametrize("api", ["responses", "chat", "anthropic"])
@@ -232,7 +232,7 @@ async def test_odd_fields_of_a_model_answer_do_not_fail_the_step(api: str) -> No
         {"id": None, "name": None, "args": None},
     ]
     body = _answer(api, calls)
-    turn = await _client(api, json.dumps(body).encode()).complete("", [], [], ModelSettings())
+    turn = await _client(api, json.dumps(body).encode()).complete("", [], [], LoopModelSettings())
     assert [call.call_id for call in turn.tool_calls] == ["same", "call_2", "call_3"]
     assert [call.name for call in turn.tool_calls] == ["a", "b", ""]
     assert turn.tool_calls[1].arguments == "not json"  # The tool tells the model, when it runs.
@@ -262,5 +262,5 @@ def test_build_turn_keeps_ids_unique() -> None:
 
 async def test_a_refusal_is_the_answer() -> None:
     body = {"id": "r", "output": [{"type": "message", "content": [{"type": "refusal", "refusal": "I cannot."}]}]}
-    turn = await _client("responses", json.dumps(body).encode()).complete("", [], [], ModelSettings())
+    turn = await _client("responses", json.dumps(body).encode()).complete("", [], [], LoopModelSettings())
     assert turn.text == "I cannot."

@@ -12,9 +12,9 @@ from resilient_agents.loop import (
     CompensatedError,
     LoopAgent,
     LoopSettings,
+    LoopToolContext,
     Saga,
     ToolCallRequest,
-    ToolContext,
     unique_key,
 )
 from resilient_agents.loop._phases._interrupt import INTERRUPTED_OUTPUT, close_open_calls, is_cancellation
@@ -101,11 +101,11 @@ def test_open_tool_calls_are_closed_after_an_interruption() -> None:
 
 
 def test_unique_key_is_stable_and_distinguishes_calls() -> None:
-    first = ToolContext("alice", "loans", "call_1", invocation_id="inv_1")
+    first = LoopToolContext("alice", "loans", "call_1", invocation_id="inv_1")
     assert unique_key(first, "loan") == unique_key(first, "loan")
     assert unique_key(first, "loan").startswith("loan-alice-")
     others = [
-        ToolContext("alice", "loans", "call_1", invocation_id="inv_2"),
-        ToolContext("alice", "loans", "call_2", invocation_id="inv_1"),
+        LoopToolContext("alice", "loans", "call_1", invocation_id="inv_2"),
+        LoopToolContext("alice", "loans", "call_2", invocation_id="inv_1"),
     ]
     assert len({unique_key(tc, "loan") for tc in [first, *others]}) == 3

@@ -16,10 +16,10 @@ from resilient_agents.loop import (
     ChatMessage,
     LoopAgent,
     LoopSettings,
+    LoopToolContext,
     ModelTurn,
     SessionSnapshot,
     ToolCallRequest,
-    ToolContext,
     agent_tool,
     delayed_send_tool,
     handoff_tool_name,
@@ -40,7 +40,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @loop_tool
-async def transfer(amount: float, to: str, memo: str = "", *, context: ToolContext) -> str:
+async def transfer(amount: float, to: str, memo: str = "", *, context: LoopToolContext) -> str:
     """Move money to another of the customer's own accounts.
 
     Longer explanation that is not part of the description.
@@ -63,7 +63,7 @@ def test_loop_tool_derives_the_schema_from_signature_and_docstring() -> None:
     assert definition.name == "transfer"
     assert definition.description == "Move money to another of the customer's own accounts."
     schema = definition.parameters
-    assert set(schema["properties"]) == {"amount", "to", "memo"}  # The ToolContext parameter is hidden.
+    assert set(schema["properties"]) == {"amount", "to", "memo"}  # The LoopToolContext parameter is hidden.
     assert schema["required"] == ["amount", "to"]
     assert schema["properties"]["amount"]["type"] == "number"
     assert schema["properties"]["to"]["description"] == "The target account's name."
@@ -109,7 +109,7 @@ def test_object_tool_schema_has_no_key_and_rejects_one() -> None:
     tool = object_tool("get_balance", "Account", "balance", description="Balance.")
     assert tool.definition().parameters["properties"] == {}
     call = ToolCallRequest(call_id="c1", name="get_balance", arguments='{"customer_id": "bob"}')
-    started = tool.start(None, call, ToolContext("alice", "bank", "c1"), LoopSettings())  # type: ignore[arg-type]
+    started = tool.start(None, call, LoopToolContext("alice", "bank", "c1"), LoopSettings())  # type: ignore[arg-type]
     assert isinstance(started, Ready)  # Rejected without touching the context (None here).
     assert "customer_id" in started.text and started.text.startswith("error: rejected")
 
@@ -141,7 +141,7 @@ def test_agent_and_delayed_send_tool_schemas() -> None:
 def test_delayed_send_rejects_too_long_delays() -> None:
     remind = delayed_send_tool("remind_me", "Account", "remind", description="Remind.")
     call = ToolCallRequest(call_id="c1", name="remind_me", arguments='{"delay_seconds": 1e9}')
-    started = remind.start(None, call, ToolContext("alice", "a", "c1"), LoopSettings())  # type: ignore[arg-type]
+    started = remind.start(None, call, LoopToolContext("alice", "a", "c1"), LoopSettings())  # type: ignore[arg-type]
     assert isinstance(started, Ready) and "at most" in started.text
 
 
@@ -276,7 +276,7 @@ def test_durable_calls_take_their_identity_from_the_session(
 ) -> None:
     ctx = _RecordingContext()
     call = ToolCallRequest(call_id="c1", name=tool.name, arguments=arguments)
-    started = tool.start(ctx, call, ToolContext("alice", "bank", "c1"), LoopSettings())
+    started = tool.start(ctx, call, LoopToolContext("alice", "bank", "c1"), LoopSettings())
     assert started.future == "future"
     assert ctx.calls == [expected]
 
@@ -285,7 +285,7 @@ def test_delayed_send_goes_to_the_sessions_object() -> None:
     ctx = _RecordingContext()
     remind = delayed_send_tool("remind_me", "Account", "remind", description=".", input_model=_Amount)
     call = ToolCallRequest(call_id="c1", name="remind_me", arguments='{"amount": 1, "delay_seconds": 2.5}')
-    started = remind.start(ctx, call, ToolContext("alice", "bank", "c1"), LoopSettings())  # type: ignore[arg-type]
+    started = remind.start(ctx, call, LoopToolContext("alice", "bank", "c1"), LoopSettings())  # type: ignore[arg-type]
     assert isinstance(started, Ready) and "2.5 seconds" in started.text
     assert ctx.calls == [
         {
@@ -302,7 +302,7 @@ def test_session_bound_tools_refuse_to_run_without_a_session() -> None:
     ctx = _RecordingContext()
     tool = object_tool("get_balance", "Account", "balance", description=".")
     started = tool.start(
-        ctx, ToolCallRequest(call_id="c1", name="get_balance"), ToolContext("", "a", "c1"), LoopSettings()
+        ctx, ToolCallRequest(call_id="c1", name="get_balance"), LoopToolContext("", "a", "c1"), LoopSettings()
     )  # type: ignore[arg-type]
     assert isinstance(started, Ready) and "needs a session" in started.text
     assert ctx.calls == []

@@ -47,14 +47,14 @@ from ._saga import CompensatedError, Compensation, Saga
 from ._serde import PydanticSerde
 from ._service import loop_agent_service
 from ._session import RUNNING_TURN_KEY, SESSION_STATE_KEY, loop_session_object
-from ._settings import LoopSettings, ModelSettings, StepRetry
+from ._settings import LoopModelSettings, LoopSettings, StepRetry
 from ._tools import (
     AgentTool,
     DelayedSendTool,
-    FunctionTool,
     HandlerTool,
-    Tool,
-    ToolContext,
+    LoopFunctionTool,
+    LoopTool,
+    LoopToolContext,
     agent_tool,
     delayed_send_tool,
     loop_tool,
@@ -86,14 +86,16 @@ __all__ = [
     "CompensatedError",
     "Compensation",
     "DelayedSendTool",
-    "FunctionTool",
     "HandlerTool",
     "LoopAgent",
+    "LoopFunctionTool",
+    "LoopModelSettings",
     "LoopSettings",
+    "LoopTool",
+    "LoopToolContext",
     "MaxTurnsExceededError",
     "ModelAnswerError",
     "ModelClient",
-    "ModelSettings",
     "ModelTurn",
     "OpenAIChatClient",
     "OpenAIResponsesClient",
@@ -102,9 +104,7 @@ __all__ = [
     "Saga",
     "SessionSnapshot",
     "StepRetry",
-    "Tool",
     "ToolCallRequest",
-    "ToolContext",
     "ToolDefinition",
     "agent_tool",
     "delayed_send_tool",

@@ -6,8 +6,8 @@ import dataclasses
 import re
 from collections.abc import Sequence
 
-from ._settings import ModelSettings
-from ._tools import Tool
+from ._settings import LoopModelSettings
+from ._tools import LoopTool
 
 _UNSAFE_TOOL_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
 
@@ -24,11 +24,11 @@ class LoopAgent:
     """Unique name; appears in journal step names (``llm: <name> #<n>``) and in the session's state."""
     instructions: str
     """The system prompt."""
-    tools: Sequence[Tool] = ()
+    tools: Sequence[LoopTool] = ()
     """The tools the model may call."""
     handoffs: Sequence[str] = ()
     """Names of the agents this one may hand the conversation over to (offered as ``transfer_to_<name>``)."""
-    model: ModelSettings = dataclasses.field(default_factory=ModelSettings)
+    model: LoopModelSettings = dataclasses.field(default_factory=LoopModelSettings)
     """Model name and sampling settings."""
     handoff_description: str = ""
     """How other agents' models are told what this agent is for, when they may hand over to it."""

@@ -13,7 +13,7 @@ import httpx
 
 from ._client import build_turn, decode_arguments
 from ._errors import ModelAnswerError, classify_client_error, error_for_status
-from ._settings import ModelSettings
+from ._settings import LoopModelSettings
 from ._types import ChatMessage, ModelTurn, ToolDefinition
 
 ANTHROPIC_API_URL = "https://api.anthropic.com"
@@ -53,7 +53,7 @@ class AnthropicClient:
         instructions: str,
         messages: Sequence[ChatMessage],
         tools: Sequence[ToolDefinition],
-        settings: ModelSettings,
+        settings: LoopModelSettings,
     ) -> ModelTurn:
         """Ask the model for its next step through the Messages API (see :class:`ModelClient`)."""
         body = _request_body(instructions, messages, tools, settings)
@@ -74,7 +74,7 @@ class AnthropicClient:
 
 
 def _request_body(
-    instructions: str, messages: Sequence[ChatMessage], tools: Sequence[ToolDefinition], settings: ModelSettings
+    instructions: str, messages: Sequence[ChatMessage], tools: Sequence[ToolDefinition], settings: LoopModelSettings
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "model": settings.model,

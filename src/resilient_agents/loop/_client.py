@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from ._settings import ModelSettings
+from ._settings import LoopModelSettings
 from ._types import ChatMessage, ModelTurn, ToolCallRequest, ToolDefinition
 
 
@@ -24,7 +24,7 @@ class ModelClient(Protocol):
         instructions: str,
         messages: Sequence[ChatMessage],
         tools: Sequence[ToolDefinition],
-        settings: ModelSettings,
+        settings: LoopModelSettings,
     ) -> ModelTurn:
         """Ask the model for its next step.
 

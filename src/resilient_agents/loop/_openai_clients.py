@@ -13,7 +13,7 @@ import openai
 
 from ._client import build_turn
 from ._errors import ModelAnswerError, classify_client_error
-from ._settings import ModelSettings
+from ._settings import LoopModelSettings
 from ._types import ChatMessage, ModelTurn, ToolDefinition
 
 DEFAULT_TIMEOUT_SECONDS = 120.0
@@ -27,7 +27,7 @@ def _openai_client(
     return openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=timeout)
 
 
-def _sampling(settings: ModelSettings, max_tokens_key: str) -> dict[str, Any]:
+def _sampling(settings: LoopModelSettings, max_tokens_key: str) -> dict[str, Any]:
     values: dict[str, Any] = {
         "temperature": settings.temperature,
         "top_p": settings.top_p,
@@ -84,7 +84,7 @@ class OpenAIResponsesClient(_OpenAIClient):
         instructions: str,
         messages: Sequence[ChatMessage],
         tools: Sequence[ToolDefinition],
-        settings: ModelSettings,
+        settings: LoopModelSettings,
     ) -> ModelTurn:
         """Ask the model for its next step through the Responses API (see :class:`ModelClient`)."""
         kwargs: dict[str, Any] = {
@@ -179,7 +179,7 @@ class OpenAIChatClient(_OpenAIClient):
         instructions: str,
         messages: Sequence[ChatMessage],
         tools: Sequence[ToolDefinition],
-        settings: ModelSettings,
+        settings: LoopModelSettings,
     ) -> ModelTurn:
         """Ask the model for its next step through Chat Completions (see :class:`ModelClient`)."""
         wire: list[dict[str, Any]] = [{"role": "system", "content": instructions}] if instructions else []

@@ -14,7 +14,7 @@ T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelSettings:
+class LoopModelSettings:
     """Which model an agent uses and how it samples."""
 
     model: str = "gpt-4.1-mini"

@@ -25,12 +25,12 @@ from pydantic import BaseModel
 from resilient_agents.loop import (
     AnthropicClient,
     LoopAgent,
+    LoopModelSettings,
     LoopSettings,
+    LoopToolContext,
     ModelClient,
-    ModelSettings,
     OpenAIChatClient,
     OpenAIResponsesClient,
-    ToolContext,
     agent_tool,
     delayed_send_tool,
     loop_agent_service,
@@ -41,7 +41,7 @@ from resilient_agents.loop import (
 from tests.apps.rendezvous import meet
 
 BALANCES = {"alice": 1200, "bob": 99999}
-MODEL = ModelSettings(model="scripted")
+MODEL = LoopModelSettings(model="scripted")
 
 
 def make_client() -> ModelClient:
@@ -99,7 +99,7 @@ async def rendezvous(group: str, parties: int) -> str:
 
 
 @loop_tool
-def whoami(context: ToolContext) -> dict[str, str]:
+def whoami(context: LoopToolContext) -> dict[str, str]:
     """Who the customer of this session is (from the session, not from the model)."""
     return {"customer": context.session_key, "agent": context.agent}
 

@@ -63,7 +63,7 @@ class TurnState:
     session_key: str = ""
     """The session object's key ("" in a stateless agent service)."""
     invocation_id: str = ""
-    """The Restate invocation id of the turn (passed to tools in their :class:`ToolContext`)."""
+    """The Restate invocation id of the turn (passed to tools in their :class:`LoopToolContext`)."""
     llm_calls: int = 0
     """Model calls made in this turn; numbers the ``llm:`` journal steps."""
 

@@ -17,7 +17,7 @@ from typing import Any
 import restate
 from restate.server_context import ServerDurableFuture
 
-from .._tools import Pending, Ready, ToolContext, ToolStart
+from .._tools import LoopToolContext, Pending, Ready, ToolStart
 from .._types import ChatMessage, ToolCallRequest
 from ._interrupt import INTERRUPTED_OUTPUT, is_cancellation
 from ._outcome import TurnState
@@ -28,7 +28,7 @@ def _start(ctx: restate.Context, state: TurnState, call: ToolCallRequest) -> Too
     if tool is None:
         offered = ", ".join(repr(t.name) for t in state.agent.tools) or "none"
         return Ready(f"error: there is no tool {call.name!r}; the tools are: {offered}")
-    tool_ctx = ToolContext(
+    tool_ctx = LoopToolContext(
         session_key=state.session_key,
         agent=state.agent.name,
         call_id=call.call_id,

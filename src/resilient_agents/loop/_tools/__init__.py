@@ -1,6 +1,6 @@
 """The tool kinds of the native loop. Private package: import from :mod:`resilient_agents.loop`.
 
-Every tool call is exactly ONE durable action: a single ``ctx.run_typed`` step (:class:`FunctionTool`), a
+Every tool call is exactly ONE durable action: a single ``ctx.run_typed`` step (:class:`LoopFunctionTool`), a
 single durable call (:class:`HandlerTool`, :class:`AgentTool`) or a single durable send
 (:class:`DelayedSendTool`). That is what lets the loop start all tool calls of one model response in
 tool-call order and await them together: each call adds exactly one journal entry at a position fixed by the
@@ -16,25 +16,25 @@ from __future__ import annotations
 
 from typing import TypeAlias
 
-from ._base import Pending, Ready, ToolContext, ToolStart
+from ._base import LoopToolContext, Pending, Ready, ToolStart
 from ._delayed_send import DelayedSendTool, delayed_send_tool
-from ._function import FunctionTool, loop_tool
+from ._function import LoopFunctionTool, loop_tool
 from ._handler import HandlerTool, TargetKind, WorkflowKey, object_tool, service_tool, unique_key, workflow_tool
 from ._remote_agent import AgentTool, agent_tool
 
-Tool: TypeAlias = FunctionTool | HandlerTool | AgentTool | DelayedSendTool
+LoopTool: TypeAlias = LoopFunctionTool | HandlerTool | AgentTool | DelayedSendTool
 """Any tool a :class:`LoopAgent` can use."""
 
 __all__ = [
     "AgentTool",
     "DelayedSendTool",
-    "FunctionTool",
     "HandlerTool",
+    "LoopFunctionTool",
+    "LoopToolContext",
     "Pending",
     "Ready",
     "TargetKind",
     "Tool",
-    "ToolContext",
     "ToolStart",
     "WorkflowKey",
     "agent_tool",

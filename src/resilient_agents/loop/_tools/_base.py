@@ -41,7 +41,7 @@ transient and is retried by Restate within the tool's :class:`StepRetry` (so nev
 
 
 @dataclasses.dataclass(frozen=True)
-class ToolContext:
+class LoopToolContext:
     """What the loop tells a tool about the call; a :func:`loop_tool` function gets it by annotating a parameter.
 
     It never comes from the model: use :attr:`session_key` for anything that must belong to the session's owner.

@@ -16,8 +16,8 @@ from .._settings import LoopSettings
 from .._types import ToolCallRequest, ToolDefinition
 from ._base import (
     ArgumentError,
+    LoopToolContext,
     Ready,
-    ToolContext,
     ToolStart,
     object_schema,
     parse_arguments,
@@ -65,13 +65,13 @@ class DelayedSendTool:
         return ToolDefinition(name=self.name, description=self.description, parameters=object_schema(self.args_model))
 
     def start(
-        self, ctx: restate.Context, call: ToolCallRequest, tool_ctx: ToolContext, settings: LoopSettings
+        self, ctx: restate.Context, call: ToolCallRequest, tool_ctx: LoopToolContext, settings: LoopSettings
     ) -> ToolStart:
         """Validate the call's arguments and journal the delayed send; the output is ready at once."""
         return started(self.name, lambda: self._start(ctx, call, tool_ctx, settings))
 
     def _start(
-        self, ctx: restate.Context, call: ToolCallRequest, tool_ctx: ToolContext, settings: LoopSettings
+        self, ctx: restate.Context, call: ToolCallRequest, tool_ctx: LoopToolContext, settings: LoopSettings
     ) -> ToolStart:
         args = validate_arguments(self.args_model, self.name, parse_arguments(call))
         assert args is not None

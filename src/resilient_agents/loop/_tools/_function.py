@@ -21,8 +21,8 @@ from .._types import ToolCallRequest, ToolDefinition
 from ._base import (
     DETERMINISTIC_ERRORS,
     TEXT_SERDE,
+    LoopToolContext,
     Pending,
-    ToolContext,
     ToolStart,
     deterministic_failure,
     object_schema,
@@ -36,7 +36,7 @@ _ARG_LINE = re.compile(r"^\s+(\*{0,2}\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
 
 
 @dataclasses.dataclass(frozen=True)
-class FunctionTool:
+class LoopFunctionTool:
     """A local Python function run as one journaled step ``tool: <name>``. Build it with :func:`loop_tool`."""
 
     name: str
@@ -48,7 +48,7 @@ class FunctionTool:
     args_model: type[BaseModel]
     """The pydantic model of the arguments, derived from the signature."""
     context_param: str | None = None
-    """The parameter that receives the :class:`ToolContext`, if the function has one."""
+    """The parameter that receives the :class:`LoopToolContext`, if the function has one."""
     retry: StepRetry | None = None
     """How Restate retries the function when it raises; ``None`` uses :attr:`LoopSettings.tool_retry`."""
     timeout: timedelta | None = None
@@ -60,13 +60,13 @@ class FunctionTool:
         return ToolDefinition(name=self.name, description=self.description, parameters=object_schema(self.args_model))
 
     def start(
-        self, ctx: restate.Context, call: ToolCallRequest, tool_ctx: ToolContext, settings: LoopSettings
+        self, ctx: restate.Context, call: ToolCallRequest, tool_ctx: LoopToolContext, settings: LoopSettings
     ) -> ToolStart:
         """Validate the call's arguments and start the journaled step (not awaited here)."""
         return started(self.name, lambda: self._start(ctx, call, tool_ctx, settings))
 
     def _start(
-        self, ctx: restate.Context, call: ToolCallRequest, tool_ctx: ToolContext, settings: LoopSettings
+        self, ctx: restate.Context, call: ToolCallRequest, tool_ctx: LoopToolContext, settings: LoopSettings
     ) -> ToolStart:
         args = validate_arguments(self.args_model, self.name, parse_arguments(call))
         kwargs = {name: getattr(args, name) for name in self.args_model.model_fields}
@@ -94,7 +94,7 @@ async def _within(call: Awaitable[Any], limit: timedelta, tool: str) -> Any:
 
 
 @overload
-def loop_tool(function: Callable[..., Any], /) -> FunctionTool: ...
+def loop_tool(function: Callable[..., Any], /) -> LoopFunctionTool: ...
 
 
 @overload
@@ -104,7 +104,7 @@ def loop_tool(
     description: str | None = None,
     retry: StepRetry | None = None,
     timeout: timedelta | None = None,
-) -> Callable[[Callable[..., Any]], FunctionTool]: ...
+) -> Callable[[Callable[..., Any]], LoopFunctionTool]: ...
 
 
 def loop_tool(
@@ -115,14 +115,14 @@ def loop_tool(
     description: str | None = None,
     retry: StepRetry | None = None,
     timeout: timedelta | None = None,
-) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
-    """Turn a function into a :class:`FunctionTool`: its signature and docstring become the tool's schema.
+) -> LoopFunctionTool | Callable[[Callable[..., Any]], LoopFunctionTool]:
+    """Turn a function into a :class:`LoopFunctionTool`: its signature and docstring become the tool's schema.
 
     The function runs as one journaled ``ctx.run_typed`` step: once it has succeeded, a replay returns the
     journaled output and does not call it again. It may be sync or async, must return something pydantic can
     encode as JSON (a ``str`` is given to the model as it is), and must not use the Restate context: a tool
     that needs several durable steps belongs in a service handler (see :func:`service_tool`). A parameter
-    annotated :class:`ToolContext` is filled by the loop (session key, agent, call id) and hidden from the model.
+    annotated :class:`LoopToolContext` is filled by the loop (session key, agent, call id) and hidden from the model.
 
     Failures never loop: arguments that do not fit the signature go back to the model as an error without
     running the function; an exception a retry cannot fix (``TypeError``, ``ValueError``, ``OverflowError``,
@@ -156,11 +156,11 @@ def loop_tool(
         TypeError: If the function takes ``*args`` or ``**kwargs``.
     """
 
-    def make(fn: Callable[..., Any]) -> FunctionTool:
+    def make(fn: Callable[..., Any]) -> LoopFunctionTool:
         doc = inspect.getdoc(fn) or ""
         tool_name = name or fn.__name__
         args_model, context_param = _args_model(fn, tool_name, _arg_docs(doc))
-        return FunctionTool(
+        return LoopFunctionTool(
             name=tool_name,
             description=description if description is not None else doc.split("\n\n")[0].replace("\n", " "),
             function=fn,
@@ -181,7 +181,7 @@ def _args_model(fn: Callable[..., Any], tool_name: str, docs: dict[str, str]) ->
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             raise TypeError(f"tool {tool_name!r}: *args and **kwargs cannot be described to a model; name them")
         hint = hints.get(param.name, Any)
-        if hint is ToolContext:
+        if hint is LoopToolContext:
             context_param = param.name
             continue
         default = ... if param.default is inspect.Parameter.empty else param.default

@@ -15,8 +15,8 @@ from .._settings import LoopSettings
 from .._types import ToolCallRequest, ToolDefinition
 from ._base import (
     ArgumentError,
+    LoopToolContext,
     Pending,
-    ToolContext,
     ToolStart,
     decode_call_output,
     object_schema,
@@ -27,7 +27,7 @@ from ._base import (
 
 TargetKind = Literal["service", "object", "workflow"]
 """What a :class:`HandlerTool` calls."""
-WorkflowKey: TypeAlias = Callable[[ToolContext, BaseModel | None], str]
+WorkflowKey: TypeAlias = Callable[[LoopToolContext, BaseModel | None], str]
 """Computes a workflow's key from the loop's context and the validated arguments (never the model's text)."""
 
 
@@ -70,12 +70,12 @@ class HandlerTool:
         return ToolDefinition(name=self.name, description=self.description, parameters=object_schema(self.input_model))
 
     def start(
-        self, ctx: restate.Context, call: ToolCallRequest, tool_ctx: ToolContext, settings: LoopSettings
+        self, ctx: restate.Context, call: ToolCallRequest, tool_ctx: LoopToolContext, settings: LoopSettings
     ) -> ToolStart:
         """Validate the call's arguments and start the durable call (not awaited here)."""
         return started(self.name, lambda: self._start(ctx, call, tool_ctx))
 
-    def _start(self, ctx: restate.Context, call: ToolCallRequest, tool_ctx: ToolContext) -> ToolStart:
+    def _start(self, ctx: restate.Context, call: ToolCallRequest, tool_ctx: LoopToolContext) -> ToolStart:
         args = validate_arguments(self.input_model, self.name, parse_arguments(call))
         if self.session_key_field is not None and not tool_ctx.session_key:
             raise ArgumentError(f"{self.name!r} acts for the session's owner and needs a session; there is none")
@@ -83,7 +83,7 @@ class HandlerTool:
         key = self._key(tool_ctx, args)
         return Pending(ctx.generic_call(self.service, self.handler, payload, key=key), decode_call_output)
 
-    def _key(self, tool_ctx: ToolContext, args: BaseModel | None) -> str | None:
+    def _key(self, tool_ctx: LoopToolContext, args: BaseModel | None) -> str | None:
         if self.kind == "service":
             return None
         key = (
@@ -94,7 +94,7 @@ class HandlerTool:
         return key
 
 
-def _payload(args: BaseModel | None, session_key_field: str | None, tool_ctx: ToolContext) -> bytes:
+def _payload(args: BaseModel | None, session_key_field: str | None, tool_ctx: LoopToolContext) -> bytes:
     data: dict[str, Any] | None = None if args is None else args.model_dump(mode="json", by_alias=True)
     if session_key_field is not None:
         data = {**(data or {}), session_key_field: tool_ctx.session_key}
@@ -170,7 +170,7 @@ def workflow_tool(
         handler: The handler name (``run`` starts the workflow).
         description: What the tool does, for the model.
         input_model: The handler's input, filled by the model.
-        key: Computes the workflow key from the :class:`ToolContext` and the validated input (e.g.
+        key: Computes the workflow key from the :class:`LoopToolContext` and the validated input (e.g.
             ``lambda tc, args: unique_key(tc, "loan")``); ``None`` uses the session key.
         session_key_field: If set, the loop adds the session key under this name (hidden from the model).
 
@@ -180,7 +180,7 @@ def workflow_tool(
     return HandlerTool(name, description, workflow, handler, "workflow", input_model, session_key_field, key)
 
 
-def unique_key(tool_ctx: ToolContext, prefix: str) -> str:
+def unique_key(tool_ctx: LoopToolContext, prefix: str) -> str:
     """A key that names one tool call uniquely and stays the same on replay, e.g. ``loan-alice-3f9a2c0b1d``.
 
     Made from the session key and a short hash of the turn's invocation id and the call id, so two calls never

@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from .._settings import LoopSettings
 from .._types import ToolCallRequest, ToolDefinition
 from ._base import (
+    LoopToolContext,
     Pending,
-    ToolContext,
     ToolStart,
     decode_call_output,
     object_schema,
@@ -48,12 +48,12 @@ class AgentTool:
         return ToolDefinition(name=self.name, description=self.description, parameters=object_schema(_AgentInput))
 
     def start(
-        self, ctx: restate.Context, call: ToolCallRequest, tool_ctx: ToolContext, settings: LoopSettings
+        self, ctx: restate.Context, call: ToolCallRequest, tool_ctx: LoopToolContext, settings: LoopSettings
     ) -> ToolStart:
         """Validate the call's arguments and start the durable call to the other agent (not awaited here)."""
         return started(self.name, lambda: self._start(ctx, call, tool_ctx))
 
-    def _start(self, ctx: restate.Context, call: ToolCallRequest, tool_ctx: ToolContext) -> ToolStart:
+    def _start(self, ctx: restate.Context, call: ToolCallRequest, tool_ctx: LoopToolContext) -> ToolStart:
         args = validate_arguments(_AgentInput, self.name, parse_arguments(call))
         assert isinstance(args, _AgentInput)
         key = tool_ctx.session_key if self.keyed_by_session else None
