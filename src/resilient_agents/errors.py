@@ -10,6 +10,16 @@ from __future__ import annotations
 
 import restate
 
+__all__ = [
+    "ConfigurationError",
+    "EngineError",
+    "InvalidInputError",
+    "ModelServerError",
+    "ModelUnavailableError",
+    "ResilientAgentsError",
+    "TerminalAgentError",
+]
+
 
 class ResilientAgentsError(Exception):
     """Base class of every error raised by resilient-agents."""

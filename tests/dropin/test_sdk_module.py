@@ -9,7 +9,8 @@ from pathlib import Path
 import agents
 import pytest
 
-from resilient_agents.openai_agents import is_durable_tool, sdk
+from resilient_agents.openai_agents import sdk
+from resilient_agents.openai_agents._tools import is_durable_tool
 
 PROGRAMS_DIR = Path(__file__).parent / "programs"
 OURS = {"Runner", "function_tool"}

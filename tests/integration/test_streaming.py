@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from resilient_agents.models import Reply, ScriptedModel, ToolCall
-from resilient_agents.openai_agents import follow_stream
+from resilient_agents.streams import follow_stream
 from resilient_agents.testing import AgentTestEnv, wait_until
 
 from .conftest import app_env_factory, count

@@ -22,7 +22,6 @@ from resilient_agents.loop import (
     ToolCallRequest,
     agent_tool,
     delayed_send_tool,
-    handoff_tool_name,
     loop_agent_service,
     loop_session_object,
     loop_tool,
@@ -30,6 +29,7 @@ from resilient_agents.loop import (
     service_tool,
     workflow_tool,
 )
+from resilient_agents.loop._agent import handoff_tool_name
 from resilient_agents.loop._phases._model_step import tool_definitions
 from resilient_agents.loop._phases._outcome import FinalAnswer, HandOff, RunTools, TurnState
 from resilient_agents.loop._phases._resolve import resolve

@@ -10,7 +10,8 @@ from agents.items import ModelResponse
 from agents.usage import Usage
 from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage, ResponseOutputText
 
-from resilient_agents.openai_agents import DurableRunner, JournaledModelResponse
+from resilient_agents.openai_agents import DurableRunner
+from resilient_agents.openai_agents._journal import JournaledModelResponse
 from resilient_agents.openai_agents._streaming import StreamHub, completed_event
 
 

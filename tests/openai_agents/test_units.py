@@ -24,8 +24,10 @@ from resilient_agents.errors import (
     ResilientAgentsError,
     TerminalAgentError,
 )
-from resilient_agents.openai_agents import JournaledModelResponse, durable_context, durable_tool, parse_message
+from resilient_agents.openai_agents import durable_context, durable_tool
 from resilient_agents.openai_agents._errors import classify_model_error
+from resilient_agents.openai_agents._journal import JournaledModelResponse
+from resilient_agents.openai_agents._service import parse_message
 
 
 def _response() -> ModelResponse:

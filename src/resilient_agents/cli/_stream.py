@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Any, TextIO
 
-from resilient_agents.openai_agents import follow_stream
+from resilient_agents.streams import follow_stream
 
 
 def print_stream(

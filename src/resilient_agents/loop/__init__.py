@@ -37,23 +37,17 @@ the small :class:`ModelClient` protocol.
 
 from __future__ import annotations
 
-from ._agent import LoopAgent, handoff_tool_name
+from ._agent import LoopAgent
 from ._anthropic_client import AnthropicClient
 from ._client import ModelClient
 from ._errors import MaxTurnsExceededError, ModelAnswerError
 from ._openai_clients import OpenAIChatClient, OpenAIResponsesClient
-from ._registry import ClientSource
-from ._saga import CompensatedError, Compensation, Saga
+from ._saga import CompensatedError, Saga
 from ._serde import PydanticSerde
 from ._service import loop_agent_service
-from ._session import RUNNING_TURN_KEY, SESSION_STATE_KEY, loop_session_object
+from ._session import loop_session_object
 from ._settings import LoopModelSettings, LoopSettings, StepRetry
 from ._tools import (
-    AgentTool,
-    DelayedSendTool,
-    HandlerTool,
-    LoopFunctionTool,
-    LoopTool,
     LoopToolContext,
     agent_tool,
     delayed_send_tool,
@@ -64,8 +58,6 @@ from ._tools import (
     workflow_tool,
 )
 from ._types import (
-    MODEL_TURN_SCHEMA_VERSION,
-    SESSION_SCHEMA_VERSION,
     ChatMessage,
     ModelTurn,
     Reminder,
@@ -75,23 +67,12 @@ from ._types import (
 )
 
 __all__ = [
-    "MODEL_TURN_SCHEMA_VERSION",
-    "RUNNING_TURN_KEY",
-    "SESSION_SCHEMA_VERSION",
-    "SESSION_STATE_KEY",
-    "AgentTool",
     "AnthropicClient",
     "ChatMessage",
-    "ClientSource",
     "CompensatedError",
-    "Compensation",
-    "DelayedSendTool",
-    "HandlerTool",
     "LoopAgent",
-    "LoopFunctionTool",
     "LoopModelSettings",
     "LoopSettings",
-    "LoopTool",
     "LoopToolContext",
     "MaxTurnsExceededError",
     "ModelAnswerError",
@@ -108,7 +89,6 @@ __all__ = [
     "ToolDefinition",
     "agent_tool",
     "delayed_send_tool",
-    "handoff_tool_name",
     "loop_agent_service",
     "loop_session_object",
     "loop_tool",

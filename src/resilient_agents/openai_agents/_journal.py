@@ -1,6 +1,6 @@
 """What a model call writes to the Restate journal, and the conversion at that border.
 
-Private module: use :class:`resilient_agents.openai_agents.JournaledModelResponse` from the package.
+Private module: the journal's format, not part of the public API.
 """
 
 from __future__ import annotations

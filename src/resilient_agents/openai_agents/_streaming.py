@@ -46,16 +46,11 @@ from restate.context import RunOptions
 
 from resilient_agents._asgi import answer_lifespan
 from resilient_agents.errors import ModelUnavailableError
+from resilient_agents.streams import HEARTBEAT_SECONDS, STREAMS_PATH
 
 from ._context import InvocationCancelled, RunState, durable_context, leaving_error
 from ._errors import classify_model_error
 from ._journal import JournaledModelResponse
-
-STREAMS_PATH = "/_streams/"
-"""Path prefix of the side channel on the service's port: ``GET /_streams/<invocation id>``."""
-
-HEARTBEAT_SECONDS = 2.0
-"""A ``heartbeat`` line goes out after this long without an event, so clients can tell a live stream."""
 
 RETENTION_SECONDS = 600.0
 """How long a finished (or never used) stream is kept for clients that connect late."""

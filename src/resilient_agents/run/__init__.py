@@ -17,6 +17,6 @@ script, with its data in ``.restate-run/<script name>/`` next to the script.
 
 from __future__ import annotations
 
-from ._launcher import DurableRunError, RunTarget, cli, launch, load_main, run_durably
+from ._launcher import DurableRunError, run_durably
 
-__all__ = ["DurableRunError", "RunTarget", "cli", "launch", "load_main", "run_durably"]
+__all__ = ["DurableRunError", "run_durably"]

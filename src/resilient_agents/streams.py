@@ -1,4 +1,7 @@
-"""Reading an invocation's streaming side channel as a client, across restarts of the service. Private module."""
+"""Follow a streamed turn as a client: ``follow_stream`` reads a service's side channel across restarts.
+
+SDK-free (only ``httpx``), so clients and the CLI can use it without importing the Agents SDK.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,13 @@ from typing import Any
 
 import httpx
 
-from ._streaming import HEARTBEAT_SECONDS, STREAMS_PATH
+__all__ = ["HEARTBEAT_SECONDS", "STREAMS_PATH", "follow_stream"]
+
+STREAMS_PATH = "/_streams/"
+"""Path prefix of the side channel on the service's port: ``GET /_streams/<invocation id>``."""
+
+HEARTBEAT_SECONDS = 2.0
+"""A ``heartbeat`` line goes out after this long without an event, so clients can tell a live stream."""
 
 _FINAL = ("done", "failed")
 
