@@ -7,6 +7,12 @@ journals a tool's result, and tools reach the handler's context through :func:`d
 
 from __future__ import annotations
 
+from resilient_agents import _extras
+
+# The Agents SDK is the `openai-agents` extra: say how to install it rather than fail deep inside a module.
+if _extras.missing("agents"):
+    raise _extras.missing_extra_error(__name__, extra="openai-agents", needs="the OpenAI Agents SDK")
+
 from ._app import durable_app
 from ._context import durable_context, durable_object_context
 from ._runner import DurableRunner
