@@ -17,7 +17,7 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +27,11 @@ from hypercorn.config import Config
 from restate import server as restate_server
 
 from resilient_agents._asgi import answer_lifespan
+from resilient_agents.engine.identity import IDENTITY_KEYS_ENV, identity_keys_from_env, require_request_identity
 from resilient_agents.engine.ports import http_url
-from resilient_agents.errors import EngineError
+from resilient_agents.errors import ConfigurationError, EngineError
 
-__all__ = ["READY_PREFIX", "hypercorn_config", "load_app", "serve_app"]
+__all__ = ["READY_PREFIX", "hypercorn_config", "load_app", "serve_app", "with_identity_from_env"]
 
 READY_PREFIX = "resilient-agents serve: ready on "
 """The line the ``serve`` entrypoint prints (followed by the URL) once it accepts connections."""
@@ -85,7 +86,8 @@ def load_app(spec: str) -> Any:
     Accepts ``module:attribute`` (the working directory is importable, as with hypercorn) and
     ``path/to/file.py:attribute``; the attribute defaults to ``app``, may be dotted, and a trailing ``()`` calls
     it (an app factory). A Restate service, virtual object or workflow (or a list of them) is wrapped with
-    ``restate.app`` for you.
+    ``restate.app`` for you. When ``RESILIENT_AGENTS_IDENTITY_KEYS`` is set, the app accepts only requests
+    signed by restate-server (:func:`with_identity_from_env`).
 
     Args:
         spec: Where the app is, e.g. ``"my_pkg.services:app"`` or ``"services.py:greeter"``.
@@ -130,7 +132,30 @@ def load_app(spec: str) -> Any:
                 "contains it, or install it."
             ) from error
     target = _resolve_attribute(module, attribute, spec)
-    return _as_asgi(target, spec)
+    return with_identity_from_env(_as_asgi(target, spec))
+
+
+def with_identity_from_env(app: Any, environ: Mapping[str, str] | None = None) -> Any:
+    """Wrap ``app`` in request identity verification when ``RESILIENT_AGENTS_IDENTITY_KEYS`` is set.
+
+    Args:
+        app: The ASGI application.
+        environ: Where to read the variable; ``os.environ`` when None.
+
+    Returns:
+        ``app`` itself when the variable is unset or empty, else an app that answers 401 to every request
+        that restate-server did not sign with one of the listed keys (see :mod:`resilient_agents.engine.identity`).
+
+    Raises:
+        EngineError: A listed key is malformed.
+    """
+    keys = identity_keys_from_env(environ)
+    if not keys:
+        return app
+    try:
+        return require_request_identity(app, keys)
+    except ConfigurationError as error:
+        raise EngineError(f"{IDENTITY_KEYS_ENV}: {error}") from None
 
 
 def _as_asgi(target: Any, spec: str) -> Any:
@@ -149,7 +174,8 @@ def _as_asgi(target: Any, spec: str) -> Any:
 
 def _without_lifespan_noise(app: Any) -> Any:
     """Answer ASGI lifespan events for Restate's app, which has none (hypercorn would log a warning each start)."""
-    if getattr(app, "__module__", None) != restate_server.__name__:
+    inner = getattr(app, "__wrapped__", app)  # e.g. behind require_request_identity
+    if getattr(inner, "__module__", None) != restate_server.__name__:
         return app
 
     async def wrapped(scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Any) -> None:

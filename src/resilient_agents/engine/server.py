@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -14,10 +15,11 @@ from types import TracebackType
 from resilient_agents.engine import admin
 from resilient_agents.engine._child import ChildProcess
 from resilient_agents.engine.binary import _real_binary, ensure_restate_server
+from resilient_agents.engine.identity import ENGINE_PRIVATE_KEY_ENV
 from resilient_agents.engine.ports import format_host_port, http_url, pick_free_port, port_is_free
 from resilient_agents.errors import EngineError
 
-__all__ = ["LOG_FILE_NAME", "EngineConfig", "RestateServer"]
+__all__ = ["LOG_FILE_NAME", "EngineConfig", "RestateServer", "engine_environment"]
 
 LOG_FILE_NAME = "restate-server.log"
 """Name of the server's log file inside :attr:`EngineConfig.base_dir` (appended to at every start)."""
@@ -66,11 +68,20 @@ class EngineConfig:
     """``"all"`` (TCP and Unix sockets under the data dir) or ``"tcp"``; None = "all" unless the socket paths would be
     too long for the OS, then "tcp"."""
 
+    request_identity_key: Path | None = None
+    """PEM file of an ed25519 private key: the engine signs every request to a service with it, and services
+    started with the matching public key refuse unsigned requests (see :mod:`resilient_agents.engine.identity`)."""
+
     extra_env: dict[str, str] = field(default_factory=dict)
-    """More environment variables for the server (``RESTATE_<KEY>`` with ``__`` for nesting); they win over ours."""
+    """More environment variables for the server (``RESTATE_<KEY>`` with ``__`` for nesting); they win over ours.
+
+    The server does not inherit secrets: of this process's environment it gets only what
+    :func:`engine_environment` keeps (no ``*_API_KEY``, ``*_TOKEN``, ``*_SECRET``, ...). Pass here what it needs."""
 
     def __post_init__(self) -> None:
         self.base_dir = Path(self.base_dir)
+        if self.request_identity_key is not None:
+            self.request_identity_key = Path(self.request_identity_key)
         if not self.node_name.strip():
             raise EngineError("EngineConfig.node_name is empty: give the node a fixed name, e.g. 'resilient-agents'.")
         for name in ("ingress_port", "admin_port", "node_port"):
@@ -168,8 +179,44 @@ class EngineConfig:
         if self.fail_fast:
             env["RESTATE_DEFAULT_RETRY_POLICY__MAX_ATTEMPTS"] = "1"
             env["RESTATE_DEFAULT_RETRY_POLICY__ON_MAX_ATTEMPTS"] = "kill"
+        if self.request_identity_key is not None:
+            env[ENGINE_PRIVATE_KEY_ENV] = str(Path(self.request_identity_key).absolute())
         env.update(self.extra_env)
         return env
+
+
+_ENV_KEEP = frozenset({"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM"})
+_ENV_KEEP_PREFIXES = ("RESTATE_", "LC_", "RUST_", "SSL_CERT_", "OTEL_")
+# Never handed on, even under a kept prefix: the engine needs no credential of ours.
+_SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH")
+
+
+def engine_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The part of ``environ`` that restate-server inherits: an allow-list, with every secret-looking name dropped.
+
+    Kept: ``PATH``, ``HOME``, user and locale (``LANG``, ``LC_*``, ``TZ``), ``TMPDIR``, ``TERM``, and the
+    ``RESTATE_*``, ``RUST_*``, ``SSL_CERT_*`` and ``OTEL_*`` settings, except names containing ``KEY``,
+    ``TOKEN``, ``SECRET``, ``PASSWORD``, ``CREDENTIAL`` or ``AUTH`` (unless they end in ``_FILE``, ``_PATH``
+    or ``_DIR``: those name files, not secrets). So ``OPENAI_API_KEY``,
+    ``ANTHROPIC_API_KEY`` and other credentials of the services never reach the engine, which does not call
+    models. Give the engine more with :attr:`EngineConfig.extra_env`.
+
+    Args:
+        environ: Usually ``os.environ``.
+
+    Returns:
+        The variables to keep.
+    """
+    kept: dict[str, str] = {}
+    for name, value in environ.items():
+        upper = name.upper()
+        if upper not in _ENV_KEEP and not upper.startswith(_ENV_KEEP_PREFIXES):
+            continue
+        is_path = upper.endswith(("_FILE", "_PATH", "_DIR"))  # e.g. the request identity key's PEM file
+        if not is_path and any(marker in upper for marker in _SECRET_MARKERS):
+            continue
+        kept[name] = value
+    return kept
 
 
 def _connect_host(host: str) -> str:
@@ -262,7 +309,7 @@ class RestateServer(ChildProcess):
         self._check_ports()
         config = self._config
         config.base_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **config.environment()}
+        env = {**engine_environment(os.environ), **config.environment()}
         log = self._open_log(str(binary))
         started = time.monotonic()
         try:
