@@ -18,15 +18,15 @@ import typing as _typing
 from resilient_agents.errors import (
     ConfigurationError,
     EngineError,
-    InvalidInputError,
     ModelServerError,
     ResilientAgentsError,
-    TerminalAgentError,
 )
 
 if _typing.TYPE_CHECKING:  # Only for annotations: the package's public names stay those of __all__.
     import os
     from collections.abc import Awaitable, Callable
+
+    from resilient_agents.errors import InvalidInputError, TerminalAgentError
 
 try:
     __version__ = _metadata.version("resilient-agents")
@@ -69,3 +69,12 @@ def run_durably(
     from resilient_agents.run import run_durably as run
 
     return run(main, data_dir=data_dir, fresh=fresh)
+
+
+def __getattr__(name: str) -> _typing.Any:
+    # These two derive from restate.TerminalError: loaded on first use, so `import resilient_agents` stays light.
+    if name in ("TerminalAgentError", "InvalidInputError"):
+        from resilient_agents import errors
+
+        return getattr(errors, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,7 +8,10 @@ service's retry policy.
 
 from __future__ import annotations
 
-import restate
+import typing as _typing
+
+if _typing.TYPE_CHECKING:
+    from resilient_agents._terminal import InvalidInputError, TerminalAgentError
 
 __all__ = [
     "ConfigurationError",
@@ -46,20 +49,11 @@ class ModelUnavailableError(ResilientAgentsError):
     """
 
 
-class TerminalAgentError(ResilientAgentsError, restate.TerminalError):
-    """A failure that retrying cannot fix: Restate records it as the invocation's result and stops.
+def __getattr__(name: str) -> _typing.Any:
+    # TerminalAgentError derives from restate.TerminalError. It is defined on first use, so that importing these
+    # errors (and the CLI, which starts on every command) does not import the Restate SDK and hypercorn.
+    if name in ("TerminalAgentError", "InvalidInputError"):
+        from resilient_agents import _terminal
 
-    Args:
-        message: What went wrong, for the caller.
-        status_code: The HTTP status the Restate ingress answers with (400 for bad input, 500 otherwise).
-    """
-
-    def __init__(self, message: str, status_code: int = 500) -> None:
-        restate.TerminalError.__init__(self, message, status_code)
-
-
-class InvalidInputError(TerminalAgentError):
-    """The request to an agent handler was malformed (empty, not JSON, wrong type, too large)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, status_code=400)
+        return getattr(_terminal, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
