@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 import openai
@@ -153,7 +154,7 @@ def fast_retry_policy() -> restate.InvocationRetryPolicy:
     )
 
 
-def error_for_status(status: int, message: str, headers: Mapping[str, str], host: str = "") -> Exception:
+def error_for_status(status: int, message: str, headers: Mapping[str, str], host: str = "", url: str = "") -> Exception:
     """Return the exception for a model server's HTTP error answer.
 
     How restate-sdk 1.3.0 paces retries of a failing ``ctx.run`` step (read in its ``server_context.py``):
@@ -163,18 +164,52 @@ def error_for_status(status: int, message: str, headers: Mapping[str, str], host
     the step's ``max_attempts`` and ``max_duration``. So a ``RetryableError`` is used only to carry a
     ``retry-after``; every other transient failure is a :class:`ModelUnavailableError`.
 
+    Args:
+        status: The HTTP status.
+        message: The server's error message.
+        headers: The answer's headers (for ``retry-after``).
+        host: The model server's host, named in the message.
+        url: The requested URL, named in the message (a 404 also gets a hint about the base URL).
+
     Returns:
         For 408/409/425/429 and 5xx a :class:`RetryableError` when the server sent ``retry-after``, else a
-        :class:`ModelUnavailableError`; a :class:`TerminalAgentError` for every other status.
+        :class:`ModelUnavailableError`; a :class:`TerminalAgentError` for every other status (a 404 too: a
+        wrong base URL or an unknown model name is not fixed by waiting).
     """
-    where = f" from {host}" if host else ""
-    text = f"model request{where} failed with HTTP {status}: {message}"
+    text = f"model request{_where(host, url)} failed with HTTP {status}: {message}"
     if status in _RETRYABLE_STATUS or status >= 500:
         retry_after = _retry_after(headers)
         if retry_after is not None:
             return RetryableError(text, status_code=status, retry_after=retry_after)
         return ModelUnavailableError(text)
+    if status == 404:
+        text += f". {not_found_hint(url)}"
     return TerminalAgentError(f"{text} (not retried: the same request would fail again)", status_code=status)
+
+
+def not_found_hint(url: str) -> str:
+    """What to check when a model server answers 404 to a request for ``url``."""
+    split = urlsplit(url)
+    path = split.path.rstrip("/")
+    if path.endswith("/messages"):
+        root = f"{split.scheme}://{split.netloc}{path[: -len('/v1/messages')]}"
+        return (
+            f"Check ANTHROPIC_BASE_URL (now {root!r}): give the server's root URL, e.g. https://api.anthropic.com "
+            "(the client adds /v1/messages); or the server does not know the model name (RESILIENT_AGENTS_MODEL)"
+        )
+    endpoint = next((name for name in _OPENAI_ENDPOINTS if path.endswith(name)), None)
+    if endpoint is not None and not path[: -len(endpoint)].endswith("/v1"):
+        base = f"{split.scheme}://{split.netloc}{path[: -len(endpoint)]}"
+        return (
+            f"The base URL {base!r} does not end in /v1: an OpenAI-compatible server's base URL usually does, "
+            f"e.g. OPENAI_BASE_URL={base + '/v1'!r}"
+        )
+    return (
+        "Check the base URL (OPENAI_BASE_URL of an OpenAI-compatible server usually ends in /v1, e.g. "
+        "http://localhost:11434/v1; ANTHROPIC_BASE_URL is the server's root, without /v1), the wire API "
+        "(RESILIENT_AGENTS_API / --api: the server may not offer this one), and that the server knows the model "
+        "name (RESILIENT_AGENTS_MODEL / --model)"
+    )
 
 
 def classify_model_error(error: BaseException, host: str = "") -> BaseException:
@@ -183,29 +218,67 @@ def classify_model_error(error: BaseException, host: str = "") -> BaseException:
     A failure the same request could survive (rate limits, overload, server errors, timeouts, broken
     connections, garbled bodies) becomes a :class:`ModelUnavailableError` (or a :class:`RetryableError`
     carrying the server's ``retry-after``, see :func:`error_for_status`); one it can never survive (bad
-    request, authentication, unknown model, an answer that fails validation, a bug raising ``TypeError``)
-    a :class:`TerminalAgentError`. Restate's own errors and other failures are returned as they are
-    (retried with the step's backoff until its retry window ends).
+    request, authentication, unknown model or path, an answer that fails validation, a bug raising
+    ``TypeError``) a :class:`TerminalAgentError`. Restate's own errors and other failures are returned as they
+    are (retried with the step's backoff until its retry window ends). The messages name the model server's
+    host and the requested URL (read from the error when it carries its request).
 
     Args:
         error: What the model client raised.
         host: The model server's host, named in the messages.
     """
-    where = f" {host}" if host else ""
+    url = _request_url(error)
+    where = _where(host, url)
     if isinstance(error, restate.TerminalError | RetryableError | ModelUnavailableError):
         return error
     if isinstance(error, openai.APIStatusError):
-        return error_for_status(error.status_code, error.message, error.response.headers, host)
-    if isinstance(error, openai.APIConnectionError | httpx.TransportError):  # Includes timeouts.
-        return ModelUnavailableError(f"model server{where} unreachable: {error!r}")
+        return error_for_status(error.status_code, error.message, error.response.headers, host, url)
+    if isinstance(error, openai.APITimeoutError | httpx.TimeoutException):
+        return ModelUnavailableError(
+            f"model request{where} timed out ({_cause(error)}); retried with backoff. A slow model may need a "
+            "longer RESILIENT_AGENTS_MODEL_TIMEOUT"
+        )
+    if isinstance(error, openai.APIConnectionError | httpx.TransportError):
+        return ModelUnavailableError(
+            f"model server unreachable: request{where} failed ({_cause(error)}); retried with backoff. Is the "
+            "server running, and is its base URL right (OPENAI_BASE_URL / ANTHROPIC_BASE_URL)?"
+        )
     if isinstance(error, openai.APIResponseValidationError | json.JSONDecodeError):  # Garbled or truncated.
-        return ModelUnavailableError(f"model server{where} sent an unreadable answer: {error!r}")
+        return ModelUnavailableError(f"model server sent an unreadable answer to the request{where}: {error!r}")
     if isinstance(error, ValueError | TypeError | AttributeError | KeyError):  # Validation errors and bugs.
         return TerminalAgentError(
-            f"model call to{where or ' the model server'} failed with {error!r}; the same request would fail "
+            f"model request{where or ' to the model server'} failed with {error!r}; the same request would fail "
             "again (a schema or validation problem, or a bug), so it is not retried"
         )
     return error
+
+
+_OPENAI_ENDPOINTS = ("/responses", "/chat/completions", "/completions", "/embeddings")
+
+
+def _where(host: str, url: str) -> str:
+    """`` to <url>`` (and the host when the URL does not name it), or `` to <host>``, or nothing."""
+    if url and host and host not in url:
+        return f" to {host} ({url})"
+    if url or host:
+        return f" to {url or host}"
+    return ""
+
+
+def _request_url(error: BaseException) -> str:
+    """The URL of the request that failed, when the error carries it (openai and httpx errors do)."""
+    try:
+        request = getattr(error, "request", None)
+    except RuntimeError:  # httpx raises when an error was built without its request.
+        return ""
+    url = getattr(request, "url", None)
+    return str(url) if url is not None else ""
+
+
+def _cause(error: BaseException) -> str:
+    """``repr`` of ``error`` and of what caused it (openai wraps the httpx error that names the problem)."""
+    cause = error.__cause__ or error.__context__
+    return f"{error!r} caused by {cause!r}" if cause is not None and cause is not error else repr(error)
 
 
 def _retry_after(headers: Mapping[str, str]) -> timedelta | None:

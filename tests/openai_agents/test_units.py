@@ -143,7 +143,7 @@ def test_config_picks_backend_and_wire_api() -> None:
     compatible = ModelConfig.from_env({"OPENAI_API_KEY": "x", "OPENAI_BASE_URL": "http://127.0.0.1:11434/v1"})
     assert compatible.api == "chat"  # Most compatible servers speak only Chat Completions.
     anthropic = ModelConfig.from_env({"ANTHROPIC_API_KEY": "a", "RESILIENT_AGENTS_MODEL": "claude-x"})
-    assert (anthropic.backend, anthropic.api, anthropic.model) == ("anthropic", "chat", "claude-x")
+    assert (anthropic.backend, anthropic.api, anthropic.model) == ("anthropic", "messages", "claude-x")
     offline = ModelConfig.from_env(
         {"RESILIENT_AGENTS_OFFLINE_MODEL_URL": "http://127.0.0.1:1/v1", "OPENAI_API_KEY": "k"}
     )

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
-from resilient_agents.config import OFFLINE_URL_ENV, ModelConfig
+from resilient_agents.config import NO_KEY, OFFLINE_URL_ENV, ModelConfig, model_configured
 from resilient_agents.engine import (
     RESTATE_VERSION,
     EngineConfig,
@@ -164,8 +164,8 @@ class Stack:
             env["RESILIENT_AGENTS_MODEL"] = opts.model
         if opts.api:
             env["RESILIENT_AGENTS_API"] = opts.api
-        has_key = bool(os.environ.get("OPENAI_API_KEY") or os.environ.get("ANTHROPIC_API_KEY"))
-        if opts.offline or not has_key:
+        configured = model_configured(os.environ)
+        if opts.offline or not configured:
             demo = DemoModel(rules=load_demo_rules(opts.app), answer_templates=load_demo_templates(opts.app))
             self.model_server = ModelServer(_LoggedResponder(demo, self.logs / MODEL_LOG))
             server = self.model_server
@@ -173,21 +173,37 @@ class Stack:
             env[OFFLINE_URL_ENV] = server.base_url
             env["OPENAI_AGENTS_DISABLE_TRACING"] = "1"
             env.pop("RESILIENT_AGENTS_MODEL", None)
-            self._banner(server.base_url, has_key)
+            why = (
+                "--offline was given"
+                if configured
+                else "no OPENAI_API_KEY, OPENAI_BASE_URL, ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL is set"
+            )
+            self._banner(
+                f"OFFLINE DEMO MODEL ({why})",
+                "Answers come from a small rule-based responder at",
+                f"{server.base_url}, not from an LLM. It picks a tool from your words",
+                "and answers from the tool's output. Set OPENAI_API_KEY (or OPENAI_BASE_URL",
+                "for a local server such as Ollama) for a real model.",
+            )
         else:
             config = ModelConfig.from_env({**os.environ, **env})
             self._say(f"      model: {config.describe()}")
+            if not config.has_key:
+                key = "ANTHROPIC_API_KEY" if config.backend == "anthropic" else "OPENAI_API_KEY"
+                self._banner(
+                    f"MODEL SERVER {config.server} WITHOUT AN API KEY",
+                    f"{key} is not set, so no key is sent (only the placeholder {NO_KEY!r}).",
+                    "Fine for a local server (Ollama, vLLM); set the key if the server wants one.",
+                )
         return env
 
-    def _banner(self, url: str, has_key: bool) -> None:
-        why = "--offline was given" if has_key else "no OPENAI_API_KEY or ANTHROPIC_API_KEY is set"
-        line = "=" * 78
-        self._say(line)
-        self._say(f"  OFFLINE DEMO MODEL ({why})")
-        self._say("  Answers come from a small rule-based responder at")
-        self._say(f"  {url}, not from an LLM. It picks a tool from your words")
-        self._say("  and answers from the tool's output. Set OPENAI_API_KEY for a real model.")
-        self._say(line)
+    def _banner(self, title: str, *lines: str) -> None:
+        rule = "=" * 78
+        self._say(rule)
+        self._say(f"  {title}")
+        for line in lines:
+            self._say(f"  {line}")
+        self._say(rule)
 
     def _say(self, text: str) -> None:
         if self._line_open:  # A message while a "starting ... " line waits for its "ok".

@@ -29,7 +29,8 @@ class AnthropicClient:
 
     Args:
         api_key: Sent as ``x-api-key``; never logged or journaled.
-        base_url: The server's root URL (without ``/v1``), e.g. :attr:`ModelServer.root_url` in tests.
+        base_url: The server's root URL (``ANTHROPIC_BASE_URL``), e.g. :attr:`ModelServer.root_url` in tests;
+            requests go to ``<base_url>/v1/messages`` (a trailing ``/v1`` is dropped first).
         timeout: Seconds before one request times out (Restate then retries the step).
         anthropic_version: The ``anthropic-version`` header.
         http_client: An httpx client to use instead of a new one.
@@ -44,7 +45,10 @@ class AnthropicClient:
         anthropic_version: str = ANTHROPIC_VERSION,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
-        self._url = base_url.rstrip("/") + "/v1/messages"
+        root = base_url.rstrip("/")
+        if root.endswith("/v1"):  # The Anthropic SDK's base URL has no /v1; accept one given all the same.
+            root = root[: -len("/v1")]
+        self._url = root + "/v1/messages"
         self._headers = {"x-api-key": api_key, "anthropic-version": anthropic_version}
         self._http = http_client if http_client is not None else httpx.AsyncClient(timeout=timeout)
 
@@ -60,7 +64,7 @@ class AnthropicClient:
         try:
             response = await self._http.post(self._url, json=body, headers=self._headers)
             if response.status_code >= 400:
-                raise error_for_status(response.status_code, _error_message(response), response.headers)
+                raise error_for_status(response.status_code, _error_message(response), response.headers, url=self._url)
             return _turn(response.json())
         except Exception as error:
             mapped = classify_client_error(error)
