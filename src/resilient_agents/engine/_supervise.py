@@ -19,11 +19,16 @@ __all__ = ["GaveUpError", "RestartPolicy", "Supervisor"]
 class RestartPolicy:
     """When and how often a supervised process is started again."""
 
-    initial_delay: float = 0.1
-    """Seconds between an exit (or a failed start) and the next start attempt, at first."""
+    initial_delay: float = 0.0
+    """Seconds between an exit (or a failed start) and the next start attempt, at first: none by default, since a
+    process that had been running healthily is restarted at once (a warm standby makes that take milliseconds)."""
+
+    min_backoff: float = 0.1
+    """The delay after a second exit or failed start in a row, when :attr:`initial_delay` is shorter."""
 
     max_delay: float = 4.0
-    """The delay doubles after every exit or failed start, up to this many seconds."""
+    """The delay doubles after every exit or failed start (starting from :attr:`min_backoff`), up to this many
+    seconds."""
 
     reset_after: float = 10.0
     """Seconds a process must stay up before the delay goes back to :attr:`initial_delay`."""
@@ -62,8 +67,9 @@ class _Watch:
 class Supervisor:
     """Watches child processes and starts them again when they exit; :meth:`poll` does one round.
 
-    A process that exits is restarted after :attr:`RestartPolicy.initial_delay`, doubling up to
-    :attr:`RestartPolicy.max_delay` while it keeps exiting; the delay resets once it has stayed up for
+    A process that exits is restarted after :attr:`RestartPolicy.initial_delay` (at once by default, in the same
+    :meth:`poll`), then after :attr:`RestartPolicy.min_backoff` doubling up to :attr:`RestartPolicy.max_delay`
+    while it keeps exiting; the delay resets once it has stayed up for
     :attr:`RestartPolicy.reset_after`. :class:`GaveUpError` is raised when it fails to *start* (never becomes
     healthy) :attr:`RestartPolicy.max_failed_starts` times in a row.
 
@@ -147,18 +153,20 @@ class Supervisor:
                 how = f" {watch.how}" if watch.how else ""
                 self._say(
                     f"! {watch.name} exited unexpectedly ({describe_exit(watch.child.returncode)}); "
-                    f"restarting it{how} in {watch.delay:g}s ..."
+                    f"restarting it{how} {_when(watch.delay)} ..."
                 )
                 self._schedule(watch)
                 self._notify()
-            elif now >= watch.retry_at and self._attempt(watch, first=False):
+                now = self._clock()
+            assert watch.retry_at is not None
+            if now >= watch.retry_at and self._attempt(watch, first=False):
                 watch.restarts += 1
                 self._notify()
 
     def _schedule(self, watch: _Watch) -> None:
         watch.up_since = None
         watch.retry_at = self._clock() + watch.delay
-        watch.delay = min(watch.delay * 2, self.policy.max_delay)
+        watch.delay = min(max(watch.delay * 2, self.policy.min_backoff), self.policy.max_delay)
 
     def _attempt(self, watch: _Watch, *, first: bool) -> bool:
         started = self._clock()
@@ -172,7 +180,7 @@ class Supervisor:
             self._schedule(watch)
             self._say(
                 f"! {watch.name} failed to start ({watch.failures} of {self.policy.max_failed_starts} in a row): "
-                f"{_headline(error, watch.child)}; retrying in {delay:g}s (log: {watch.child.log_path})"
+                f"{_headline(error, watch.child)}; retrying {_when(delay)} (log: {watch.child.log_path})"
             )
             return False
         watch.failures = 0
@@ -187,6 +195,10 @@ class Supervisor:
     def _notify(self) -> None:
         if self._changed is not None:
             self._changed()
+
+
+def _when(delay: float) -> str:
+    return f"in {delay:g}s" if delay > 0 else "now"
 
 
 def _headline(error: EngineError, child: ChildProcess) -> str:

@@ -12,6 +12,7 @@ from types import TracebackType
 
 import resilient_agents
 from resilient_agents.engine._child import ChildProcess
+from resilient_agents.engine._standby import Spare
 from resilient_agents.engine.ports import http_url, pick_free_port, port_is_free, wait_for_port
 from resilient_agents.errors import EngineError
 
@@ -28,6 +29,13 @@ class ServiceProcess(ChildProcess):
     registered with Restate stays valid. Output is appended to ``log_path``. A child still running when the
     object is garbage-collected or Python exits is killed.
 
+    With ``standby=True`` a second, *warm* process is kept ready: it has imported the app (the slow part:
+    importing the Agents SDK takes seconds) and waits. When the serving process has died, :meth:`start`
+    promotes the spare, which binds the same port and serves within milliseconds, and starts a new spare
+    in the background. Both processes read a pipe from this process on their standard input, so they also
+    exit when this process dies, even by ``kill -9``. Both write to ``log_path``; the ``serve`` lines name
+    their pid. Not thread-safe: call it from one thread.
+
     Args:
         app_spec: The app as ``module:attribute`` or ``path/to/file.py:attribute``.
         port: Port to serve on; 0 picks a free one.
@@ -35,6 +43,7 @@ class ServiceProcess(ChildProcess):
         env: Extra environment variables for the child (added to this process's environment).
         cwd: Working directory of the child (``module:attribute`` specs are imported from there).
         log_path: File receiving the child's output; a new temporary file when None.
+        standby: Keep a warm spare process for fast restarts (see above).
     """
 
     def __init__(
@@ -46,6 +55,7 @@ class ServiceProcess(ChildProcess):
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
         log_path: Path | None = None,
+        standby: bool = False,
     ) -> None:
         if not 0 <= port <= 65535:
             raise EngineError(f"ServiceProcess port={port!r} is not a TCP port: use 1-65535, or 0 for a free port.")
@@ -63,6 +73,10 @@ class ServiceProcess(ChildProcess):
             os.close(handle)
             log_path = Path(name)
         self._log_path = log_path
+        self.standby = standby
+        """Whether a warm spare is kept (see the class docstring)."""
+        self._spare: Spare | None = None
+        self._serving: Spare | None = None
         super().__init__()
 
     def _log_file(self) -> Path:
@@ -115,6 +129,8 @@ class ServiceProcess(ChildProcess):
                     f"port {self.port} (service {self.app_spec!r}) on {self.host} is already in use by another "
                     "process; stop it or choose another port with ServiceProcess(..., port=...) (0 picks a free one)."
                 )
+        if self.standby:
+            return self._promote(timeout)
         log = self._open_log(self.app_spec)
         try:
             process = subprocess.Popen(
@@ -148,13 +164,29 @@ class ServiceProcess(ChildProcess):
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the child gracefully (SIGINT), killing it (SIGKILL) after ``timeout`` seconds. Idempotent.
 
+        A warm spare is killed at once.
+
         Args:
             timeout: Seconds to wait for a graceful stop.
         """
+        if self._spare is not None:
+            self._spare.discard()
+            self._spare = None
         self._stop(signal.SIGINT, timeout)
+        self._retire_serving()
+
+    def kill(self) -> None:
+        """Kill the serving child at once (SIGKILL), as a crash would, and reap it. Idempotent.
+
+        A warm spare stays: the next :meth:`start` promotes it.
+        """
+        super().kill()
+        self._retire_serving()
 
     def restart(self, timeout: float = 20.0) -> ServiceProcess:
         """Stop the child if it runs (gracefully), then start it again on the same port.
+
+        With ``standby=True`` the warm spare takes over.
 
         Args:
             timeout: Seconds to wait for the new child to accept connections.
@@ -162,8 +194,71 @@ class ServiceProcess(ChildProcess):
         Returns:
             self, for chaining.
         """
-        self.stop()
+        if self.standby:
+            self._stop(signal.SIGINT, 10.0)
+            self._retire_serving()
+        else:
+            self.stop()
         return self.start(timeout=timeout)
+
+    @property
+    def spare_pid(self) -> int | None:
+        """The process id of the warm spare while one runs (None without ``standby=True``)."""
+        spare = self._spare
+        return spare.pid if spare is not None and spare.alive else None
+
+    def wait_for_spare(self, timeout: float = 30.0) -> bool:
+        """Wait until the spare has imported the app, so that a restart now would be fast.
+
+        Args:
+            timeout: Seconds to wait at most.
+
+        Returns:
+            True when a warm spare waits; False without ``standby=True``, when it exited, or on timeout.
+        """
+        spare = self._spare
+        return spare is not None and spare.wait_warm(timeout)
+
+    def _promote(self, timeout: float) -> ServiceProcess:
+        """Make the spare (a new one when there is none) the serving process, then start the next spare."""
+        spare, self._spare = self._spare, None
+        if spare is not None and not spare.alive:
+            spare.discard()
+            spare = None
+        self._retire_serving()
+        if spare is None:
+            spare = self._new_spare()
+        if not spare.promote(timeout):
+            exited = not spare.alive
+            spare.discard()
+            self._log_offset = spare.log_offset
+            reason = (
+                f"exited with code {spare.process.returncode}"
+                if exited
+                else f"did not accept connections within {timeout:g} s"
+            )
+            raise EngineError(
+                f"service {self.app_spec!r} {reason}; fix the error below (or raise the timeout).\n"
+                f"Last lines of {str(self.log_path)!r}:\n{self.log_tail()}"
+            )
+        self._serving = spare
+        self._adopt(spare.process)
+        self._log_offset = spare.log_offset
+        self._started_once = True
+        try:
+            self._spare = self._new_spare()
+        except EngineError:
+            self._spare = None  # Serving works; the next start tries again (cold).
+        return self
+
+    def _new_spare(self) -> Spare:
+        return Spare(self.command(), what=self.app_spec, cwd=self._cwd, env=self._child_env(), log_path=self.log_path)
+
+    def _retire_serving(self) -> None:
+        """Forget the serving process once it is gone (closing our end of its pipes)."""
+        if self._serving is not None and not self._serving.alive:
+            self._serving.discard()
+            self._serving = None
 
     def __enter__(self) -> ServiceProcess:
         return self.start()
@@ -175,6 +270,8 @@ class ServiceProcess(ChildProcess):
 
     def __repr__(self) -> str:
         state = f"alive pid={self.pid}" if self.alive else "stopped"
+        if self.spare_pid is not None:
+            state += f", spare pid={self.spare_pid}"
         return f"ServiceProcess({self.app_spec!r}, {state}, url={self.url!r})"
 
     def _child_env(self) -> dict[str, str]:

@@ -4,23 +4,102 @@ Run as ``python -m resilient_agents.engine.serve --app module:attr --host 127.0.
 ``resilient-agents serve: ready on http://127.0.0.1:9080`` once it accepts connections, stops gracefully on the
 first SIGINT or SIGTERM and at once on the second. Because the process that prints the line is the one that
 serves, ``kill -9`` of it really takes the service down, which crash tests rely on.
+
+With ``--standby`` the process is a warm spare (see ``ServiceProcess(standby=True)``): it imports the app, then
+waits for the line ``go`` on its standard input before it binds the port and serves. Its standard input is a
+pipe from the parent, so when the parent exits (even by ``kill -9``) the pipe closes and the process exits too:
+at once while it waits, gracefully (as on SIGINT) once it serves. ``--status-fd`` names a descriptor on which
+it writes ``standby`` once the app is imported and ``ready <url>`` once the port listens.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import Sequence
 
 from resilient_agents.engine._serving import READY_PREFIX, hypercorn_config, load_app, serve_app
+from resilient_agents.engine._standby import GO
+from resilient_agents.engine.ports import port_is_free
 from resilient_agents.errors import EngineError
 
-__all__ = ["READY_PREFIX", "hypercorn_config", "load_app", "main", "serve_app"]
+__all__ = ["GO", "READY_PREFIX", "STANDBY_PREFIX", "hypercorn_config", "load_app", "main", "serve_app"]
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+
+STANDBY_PREFIX = "resilient-agents serve: standby "
+"""The line a ``--standby`` process prints once the app is imported and it waits for ``go``."""
+
+_PORT_WAIT = 5.0
+"""Seconds a promoted spare waits for the port to be released (by a killed process) before binding anyway."""
+
+
+class _Standby:
+    """Reads the parent's control pipe (standard input) in a thread: ``go`` promotes, end of file ends us."""
+
+    def __init__(self) -> None:
+        self._go = threading.Event()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._serving = False
+        threading.Thread(target=self._read, name="standby-control", daemon=True).start()
+
+    def wait(self) -> bool:
+        """Wait for ``go``; False when the parent closed the pipe first (we are not needed)."""
+        self._go.wait()
+        with self._lock:
+            self._serving = not self._closed
+            return self._serving
+
+    def _read(self) -> None:
+        # os.read on the descriptor, not sys.stdin: a daemon thread blocked inside the buffered reader's lock
+        # makes the interpreter abort at shutdown.
+        pending = b""
+        while chunk := _read_quietly(0):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            if any(line.strip() == GO for line in lines):
+                self._go.set()
+        # End of file: the parent is gone, or it stopped us.
+        with self._lock:
+            self._closed = True
+            serving = self._serving
+        if not serving:
+            os._exit(EXIT_OK)  # Never served: nothing to clean up, and no reason to finish importing.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(os.getpid(), signal.SIGINT)  # Stop serving gracefully, as on Ctrl-C.
+
+
+def _read_quietly(fd: int) -> bytes:
+    """Read what is there (blocking); empty at end of file or when the descriptor is unusable."""
+    try:
+        return os.read(fd, 1024)
+    except OSError:
+        return b""
+
+
+def _write_status(fd: int | None, line: str) -> None:
+    if fd is None:
+        return
+    with contextlib.suppress(OSError):  # The parent stopped listening: nothing to tell.
+        os.write(fd, (line + "\n").encode())
+
+
+def _wait_until_port_free(host: str, port: int) -> None:
+    """A spare is promoted right after the serving process died; wait (briefly) until its port is free."""
+    if port == 0:
+        return
+    deadline = time.monotonic() + _PORT_WAIT
+    while not port_is_free(host, port) and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,7 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: Command-line arguments without the program name; ``sys.argv[1:]`` when None.
 
     Returns:
-        The exit status: 0 after a graceful stop, 1 when serving failed, 2 when the app cannot be loaded.
+        The exit status: 0 after a graceful stop (or a spare that was not needed), 1 when serving failed, 2 when
+        the app cannot be loaded.
     """
     parser = argparse.ArgumentParser(
         prog="python -m resilient_agents.engine.serve",
@@ -44,17 +124,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--graceful-timeout", type=float, default=2.0, help="seconds open connections get on shutdown (default: 2)"
     )
+    parser.add_argument(
+        "--standby",
+        action="store_true",
+        help="import the app, then wait for the line 'go' on stdin before serving; exit when stdin closes",
+    )
+    parser.add_argument(
+        "--status-fd",
+        type=int,
+        default=None,
+        help="file descriptor receiving 'standby' once the app is imported and 'ready <url>' once serving",
+    )
     args = parser.parse_args(argv)
+    # Watch the parent from the start: a spare whose parent dies while it imports must not linger.
+    standby = _Standby() if args.standby else None
     try:
         app = load_app(args.app)
     except EngineError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return EXIT_USAGE
 
+    if standby is not None:
+        print(f"{STANDBY_PREFIX}pid {os.getpid()}: {args.app} imported, waiting for go", flush=True)
+        _write_status(args.status_fd, "standby")
+        try:
+            if not standby.wait():
+                return EXIT_OK
+        except KeyboardInterrupt:
+            return EXIT_OK
+        print(f"resilient-agents serve: pid {os.getpid()} promoted, serving {args.host}:{args.port}", flush=True)
+
     def ready(url: str) -> None:
-        print(f"{READY_PREFIX}{url} ({args.app})", flush=True)
+        print(f"{READY_PREFIX}{url} ({args.app}, pid {os.getpid()})", flush=True)
+        _write_status(args.status_fd, f"ready {url}")
 
     try:
+        if standby is not None:
+            _wait_until_port_free(args.host, args.port)
         asyncio.run(serve_app(app, args.host, args.port, ready=ready, graceful_timeout=args.graceful_timeout))
     except EngineError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
