@@ -57,7 +57,10 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--offline", action="store_true", help="use the offline demo model even if an API key is set")
     up.add_argument("--model", help="model name (default from RESILIENT_AGENTS_MODEL; ignored by the offline model)")
     up.add_argument(
-        "--api", choices=["responses", "chat"], help="wire API of the model server (default from RESILIENT_AGENTS_API)"
+        "--api",
+        choices=["responses", "chat", "messages"],
+        help="wire API of the model server: OpenAI Responses, Chat Completions or Anthropic Messages "
+        "(default from RESILIENT_AGENTS_API)",
     )
     up.set_defaults(func=_cmd_up)
 
