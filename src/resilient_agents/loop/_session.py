@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import restate
 
 from resilient_agents._progress import install as install_progress_driver
+from resilient_agents.access import SessionAuthorizer, check_session_access
 
 from ._agent import LoopAgent
 from ._input import RawBytes, parse_user_message
@@ -62,9 +63,16 @@ class _Session:
     """The handlers' shared configuration; each handler is a small method."""
 
     def __init__(
-        self, name: str, agents: Sequence[LoopAgent], start_agent: str, client: ClientSource, cfg: LoopSettings
+        self,
+        name: str,
+        agents: Sequence[LoopAgent],
+        start_agent: str,
+        client: ClientSource,
+        cfg: LoopSettings,
+        authorize: SessionAuthorizer | None = None,
     ) -> None:
         self.name = name
+        self.authorize = authorize
         self.registry = agent_registry(agents, start_agent)
         self.start_agent = start_agent
         self.models = LazyClient(client)
@@ -74,7 +82,12 @@ class _Session:
         stored = await ctx.get(SESSION_STATE_KEY, serde=_SNAPSHOT_SERDE)
         return stored or SessionSnapshot(current_agent=self.start_agent)
 
+    def check(self, ctx: restate.ObjectContext | restate.ObjectSharedContext) -> None:
+        """Refuse the caller unless the authorizer lets it use this session (before any state is read)."""
+        check_session_access(self.authorize, ctx.key(), ctx.request().headers)
+
     async def message(self, ctx: restate.ObjectContext, body: bytes) -> str:
+        self.check(ctx)
         text = parse_user_message(body, self.cfg.max_message_chars, f"{self.name}/{ctx.key()}/message")
         snapshot = await self.load(ctx)
         state = TurnState(
@@ -115,12 +128,15 @@ class _Session:
         ctx.clear(RUNNING_TURN_KEY)
 
     async def interrupt(self, ctx: restate.ObjectSharedContext, body: bytes) -> str:
+        self.check(ctx)
         parse_user_message(body, self.cfg.max_message_chars, f"{self.name}/{ctx.key()}/interrupt")  # Fail early.
         running = await ctx.get(RUNNING_TURN_KEY, type_hint=str)
         if running:
             ctx.cancel_invocation(running)  # Journaled: the interrupting invocation shows what it cancelled.
         # The new turn queues behind the cancelled one, which ends at its next durable await.
-        answer = await ctx.generic_call(self.name, "message", body, key=ctx.key())
+        # The caller's headers go along, so that ``message`` authorizes the same caller.
+        headers = _forwarded(ctx.request().headers) if self.authorize is not None else None
+        answer = await ctx.generic_call(self.name, "message", body, key=ctx.key(), headers=headers)
         text = json.loads(answer)
         return text if isinstance(text, str) else json.dumps(text)
 
@@ -128,6 +144,14 @@ class _Session:
         snapshot = await self.load(ctx)
         snapshot.history.append(ChatMessage(role="assistant", text=f"Reminder: {reminder.text}"))
         ctx.set(SESSION_STATE_KEY, snapshot, serde=_SNAPSHOT_SERDE)
+
+
+_NOT_FORWARDED = frozenset({"content-type", "content-length", "host", "idempotency-key", "connection", "te"})
+
+
+def _forwarded(headers: dict[str, str]) -> dict[str, str]:
+    """The request headers an internal call passes on (credentials included, transport headers not)."""
+    return {k: v for k, v in headers.items() if k.lower() not in _NOT_FORWARDED and not k.lower().startswith(":")}
 
 
 def loop_session_object(
@@ -139,6 +163,7 @@ def loop_session_object(
     settings: LoopSettings | None = None,
     retry_policy: restate.InvocationRetryPolicy | None = None,
     description: str | None = None,
+    authorize: SessionAuthorizer | None = None,
 ) -> restate.VirtualObject:
     """Build a session: a Virtual Object keyed by session id (e.g. the customer id) that runs agent turns.
 
@@ -156,6 +181,11 @@ def loop_session_object(
       readable while a turn runs.
 
     Tools on Virtual Objects (:func:`object_tool`) are called with this object's key: the session's identity.
+    So whoever may call ``/<name>/<key>/...`` acts as that customer: pass ``authorize`` (e.g.
+    :func:`~resilient_agents.access.hmac_session_authorizer`) to check the caller. It is called with the key
+    and the request headers first thing in ``message``, ``interrupt`` and ``history``; a refusal (HTTP
+    401/403) reads and changes nothing. With ``authorize``, ``remind`` is private to the engine (tools and
+    delayed sends reach it; the ingress does not).
 
     Args:
         name: The Restate object name, e.g. ``"BankSession"`` (``POST /BankSession/<id>/message``).
@@ -165,6 +195,8 @@ def loop_session_object(
         settings: Loop settings (max turns, retries, input limits).
         retry_policy: How the engine retries an invocation whose attempt failed; a fast policy by default.
         description: Shown in the Restate UI.
+        authorize: Who may use a session: ``authorize(key, headers) -> bool`` (see
+            :data:`~resilient_agents.access.SessionAuthorizer`); None lets every caller of the ingress in.
 
     Returns:
         The Virtual Object; bind it into a ``restate.app``.
@@ -172,7 +204,7 @@ def loop_session_object(
     Raises:
         ValueError: If agent names repeat, ``start_agent`` is unknown, or a handoff names an unknown agent.
     """
-    session = _Session(name, agents, start_agent, client, settings or LoopSettings())
+    session = _Session(name, agents, start_agent, client, settings or LoopSettings(), authorize)
     install_progress_driver()  # Tasks awaiting durable futures at once must not stall (see _progress).
     obj = restate.VirtualObject(
         name,
@@ -188,12 +220,13 @@ def loop_session_object(
     async def interrupt(ctx: restate.ObjectSharedContext, body: bytes) -> str:
         return await session.interrupt(ctx, body)
 
-    @obj.handler(name="remind")
+    @obj.handler(name="remind", ingress_private=True if authorize is not None else None)
     async def remind(ctx: restate.ObjectContext, reminder: Reminder) -> None:
         await session.remind(ctx, reminder)
 
     @obj.handler(name="history", kind="shared", output_serde=_SNAPSHOT_SERDE)
     async def history(ctx: restate.ObjectSharedContext) -> SessionSnapshot:
+        session.check(ctx)
         return await session.load(ctx)
 
     return obj

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from resilient_agents._durable import RawBytes
 from resilient_agents._progress import install as _install_progress_driver
+from resilient_agents.access import SessionAuthorizer, check_session_access
 from resilient_agents.errors import ConfigurationError
 
 from ._runner import DurableRunner, _reachable_agents
@@ -32,6 +33,7 @@ def session_object(
     settings: ServiceSettings | None = None,
     description: str | None = None,
     context: Callable[[str], BaseModel] | None = None,
+    authorize: SessionAuthorizer | None = None,
 ) -> restate.VirtualObject:
     """Build a Restate Virtual Object that keeps one conversation per object key.
 
@@ -57,6 +59,10 @@ def session_object(
             customer's booking). It is stored in the object's state, handed to every turn of that session
             (``RunContextWrapper.context`` in tools) and saved with the conversation as the turn
             progresses; ``history`` shows it.
+        authorize: Who may use a session: ``authorize(key, headers) -> bool`` (e.g.
+            :func:`~resilient_agents.access.hmac_session_authorizer`), called first thing in ``message``,
+            ``history`` and ``clear``; a refusal (HTTP 401/403) reads and changes nothing. None lets every
+            caller of the ingress in.
 
     Returns:
         The Virtual Object; bind it into a ``restate.app``.
@@ -75,6 +81,7 @@ def session_object(
 
     @obj.handler(name="message", input_serde=RawBytes(), accept="*/*")
     async def message(ctx: restate.ObjectContext, body: bytes) -> Any:
+        check_session_access(authorize, ctx.key(), ctx.request().headers)
         text = parse_message(body, cfg.max_message_chars)
         run_context = await load_context(ctx, context)
         return await run_session_turn(
@@ -89,6 +96,7 @@ def session_object(
 
     @obj.handler(name="history", kind="shared")
     async def history(ctx: restate.ObjectSharedContext) -> dict[str, Any]:
+        check_session_access(authorize, ctx.key(), ctx.request().headers)
         answer = history_json(ctx.key(), await read_session_record(ctx), default_agent=agent.name)
         if context is not None:
             answer["context"] = (await load_context(ctx, context)).model_dump(mode="json")  # type: ignore[union-attr]
@@ -96,6 +104,7 @@ def session_object(
 
     @obj.handler(name="clear")
     async def clear(ctx: restate.ObjectContext) -> None:
+        check_session_access(authorize, ctx.key(), ctx.request().headers)
         ctx.clear(SESSION_STATE_KEY)
         ctx.clear(CONTEXT_STATE_KEY)
 
