@@ -16,14 +16,8 @@ same app as the code that asks.
 
 from __future__ import annotations
 
-from ._await import (
-    await_approval,
-    await_workflow_approval,
-    clear_pending,
-    register_pending,
-    resolve_workflow_approval,
-)
-from ._object import approvals_object, approvals_object_name
+import typing as _typing
+
 from ._types import (
     APPROVALS_OBJECT,
     DEFAULT_TENANT,
@@ -33,6 +27,27 @@ from ._types import (
     PendingApproval,
     ResolveTarget,
 )
+
+if _typing.TYPE_CHECKING:
+    from ._await import (
+        await_approval,
+        await_workflow_approval,
+        clear_pending,
+        register_pending,
+        resolve_workflow_approval,
+    )
+    from ._object import approvals_object, approvals_object_name
+
+# What needs the Restate SDK is loaded on first use, so `resilient-agents approvals` starts without it.
+_LAZY = {
+    "await_approval": "_await",
+    "await_workflow_approval": "_await",
+    "clear_pending": "_await",
+    "register_pending": "_await",
+    "resolve_workflow_approval": "_await",
+    "approvals_object": "_object",
+    "approvals_object_name": "_object",
+}
 
 __all__ = [
     "APPROVALS_OBJECT",
@@ -50,3 +65,12 @@ __all__ = [
     "register_pending",
     "resolve_workflow_approval",
 ]
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

@@ -15,7 +15,8 @@ Run servers inside a loopback-only network namespace where you can (:func:`enter
 
 from __future__ import annotations
 
-from resilient_agents.engine._serving import load_app, serve_app
+import typing as _typing
+
 from resilient_agents.engine.admin import (
     DeploymentConflictError,
     list_deployments,
@@ -35,6 +36,9 @@ from resilient_agents.engine.netns import enter_loopback_namespace, in_loopback_
 from resilient_agents.engine.ports import pick_free_port
 from resilient_agents.engine.process import ServiceProcess
 from resilient_agents.engine.server import EngineConfig, RestateServer
+
+if _typing.TYPE_CHECKING:
+    from resilient_agents.engine._serving import load_app, serve_app
 
 __all__ = [
     "RESTATE_VERSION",
@@ -57,3 +61,12 @@ __all__ = [
     "serve_app",
     "wait_healthy",
 ]
+
+
+def __getattr__(name: str) -> _typing.Any:
+    # Serving needs the Restate SDK and hypercorn: loaded on first use, so the admin client and the CLI stay light.
+    if name in ("load_app", "serve_app"):
+        from resilient_agents.engine import _serving
+
+        return getattr(_serving, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
