@@ -10,13 +10,22 @@ Run it (offline demo model unless ``OPENAI_API_KEY`` is set)::
 ``BankSession`` is a Virtual Object keyed by customer id. Every model call is a journaled step, every tool
 call a durable action; the tools on the customer's ``Account`` take the key from the session, so the model
 cannot read another customer's account. See README.md beside this file.
+
+Who may talk as a customer: when ``RESILIENT_AGENTS_SESSION_SECRET`` is set in the service's environment,
+``BankSession/<customer>/...`` answers only requests with ``x-session-token: <HMAC-SHA256(secret, customer)>``
+(``resilient_agents.access.session_token``); others get 401/403 and nothing is read or stored. Your gateway
+or app server, which knows who is logged in, issues the token. Without the variable (local demo) anyone who
+reaches the ingress may use any session.
 """
 
 from __future__ import annotations
 
+import os
+
 import restate
 from pydantic import BaseModel
 
+from resilient_agents.access import SESSION_SECRET_ENV, hmac_session_authorizer
 from resilient_agents.approvals import approvals_object
 from resilient_agents.loop import (
     LoopAgent,
@@ -119,6 +128,9 @@ loan_agent = LoopAgent(
     handoff_description="Loans and credit: overview of outstanding loans, new loan requests.",
 )
 
+# Checked at import: a service started with the secret refuses every request without the customer's token.
+_authorize = hmac_session_authorizer(secret_env=SESSION_SECRET_ENV) if os.environ.get(SESSION_SECRET_ENV) else None
+
 session = loop_session_object(
     SESSION_OBJECT,
     [intake_agent, banking_agent, loan_agent],
@@ -127,6 +139,7 @@ session = loop_session_object(
     settings=LoopSettings(max_turns=12, on_max_turns="final_message"),
     description="A bank customer's conversation, keyed by customer id: POST a JSON string to "
     f"/{SESSION_OBJECT}/<customer id>/message.",
+    authorize=_authorize,
 )
 
 app = restate.app(services=[session, account, transfers, loan_approval, approvals_object()])
