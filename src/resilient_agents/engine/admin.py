@@ -1,10 +1,12 @@
-"""A small synchronous client for the Restate admin API (deployments, services, SQL introspection, health)."""
+"""A small synchronous client for the Restate admin API (deployments, services, SQL introspection, health,
+and cancelling, killing, pausing or resuming one invocation)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import quote
 
 import httpx
 
@@ -12,10 +14,17 @@ from resilient_agents.errors import EngineError
 
 __all__ = [
     "DeploymentConflictError",
+    "InvocationAction",
+    "InvocationNotFoundError",
+    "InvocationStateError",
+    "cancel_invocation",
+    "kill_invocation",
     "list_deployments",
     "list_services",
+    "pause_invocation",
     "query",
     "register_deployment",
+    "resume_invocation",
     "wait_healthy",
 ]
 
@@ -294,3 +303,124 @@ def _get_json(url: str) -> Any:
     if response.status_code >= 400:
         raise EngineError(f"GET {url!r} failed with HTTP {response.status_code}: {_cut(response.text)}")
     return response.json()
+
+
+InvocationAction = Literal["cancel", "kill", "pause", "resume"]
+"""What :func:`cancel_invocation` and its siblings ask of the engine (``PATCH /invocations/{id}/<action>``)."""
+
+
+class InvocationNotFoundError(EngineError):
+    """The engine knows no invocation with that id (or the id is malformed)."""
+
+
+class InvocationStateError(EngineError):
+    """The invocation is not in a state that allows the action, e.g. it already finished."""
+
+
+def cancel_invocation(admin_url: str, invocation_id: str) -> bool:
+    """Cancel an invocation gracefully: its handler sees a cancellation (a ``TerminalError`` with status 409)
+    at its next durable step, can clean up (sagas undo what they did) and ends failed with "cancelled".
+
+    Args:
+        admin_url: The admin API base URL.
+        invocation_id: The invocation, e.g. ``inv_1ab...``.
+
+    Returns:
+        True when the engine cancelled it at once, False when it accepted the request and the handler sees it
+        at its next attempt or step (a backing-off invocation sees it at its next retry).
+
+    Raises:
+        InvocationNotFoundError: No such invocation.
+        InvocationStateError: It already finished.
+        EngineError: The admin API is unreachable or failed.
+    """
+    return _patch_invocation(admin_url, invocation_id, "cancel")
+
+
+def kill_invocation(admin_url: str, invocation_id: str) -> bool:
+    """Kill an invocation at once: no handler code runs any more, no compensation, calls it made are not
+    cancelled. Prefer :func:`cancel_invocation`; kill what does not react to cancellation.
+
+    Returns:
+        True (the engine kills synchronously); False if it only accepted the request.
+
+    Raises:
+        InvocationNotFoundError: No such invocation.
+        InvocationStateError: It already finished.
+        EngineError: The admin API is unreachable or failed.
+    """
+    return _patch_invocation(admin_url, invocation_id, "kill")
+
+
+def resume_invocation(admin_url: str, invocation_id: str) -> bool:
+    """Resume a paused (or suspended) invocation; a backing-off one retries at once.
+
+    An invocation pauses when its retry policy runs out with ``on_max_attempts="pause"`` (our services'
+    :func:`fast_retry_policy`), or after :func:`pause_invocation`. Fix the cause first: it resumes from its
+    journal and runs the failing step again.
+
+    Returns:
+        True when resumed at once, False when the engine accepted the request for later.
+
+    Raises:
+        InvocationNotFoundError: No such invocation.
+        InvocationStateError: It already finished, or it is queued (inboxed or scheduled) and has not started.
+        EngineError: The admin API is unreachable or failed.
+    """
+    return _patch_invocation(admin_url, invocation_id, "resume")
+
+
+def pause_invocation(admin_url: str, invocation_id: str) -> bool:
+    """Pause a running or backing-off invocation: the engine stops retrying it until :func:`resume_invocation`.
+
+    Returns:
+        True when it was already paused, False when the engine accepted the request (it pauses shortly).
+
+    Raises:
+        InvocationNotFoundError: No such invocation.
+        InvocationStateError: It is not running (finished, queued, or suspended).
+        EngineError: The admin API is unreachable or failed.
+    """
+    return _patch_invocation(admin_url, invocation_id, "pause")
+
+
+def _patch_invocation(admin_url: str, invocation_id: str, action: InvocationAction) -> bool:
+    """``PATCH /invocations/{id}/{action}``; True for HTTP 200 (done), False for 202 (accepted)."""
+    url = f"{admin_url.rstrip('/')}/invocations/{quote(invocation_id, safe='')}/{action}"
+    response = _request("PATCH", url)
+    if response.status_code < 300:
+        return response.status_code == 200
+    said = _engine_message(response)
+    if response.status_code == 400 and "invocation_id" in said:
+        raise InvocationNotFoundError(
+            f"{invocation_id!r} is not an invocation id (they look like 'inv_1ab...'; the engine said: {said}); "
+            "list them with `resilient-agents invocations list --status all`."
+        )
+    if response.status_code == 404:
+        raise InvocationNotFoundError(
+            f"the engine at {admin_url} has no invocation {invocation_id!r} (finished ones are forgotten after their "
+            "retention time); list them with `resilient-agents invocations list --status all`."
+        )
+    if response.status_code in (409, 425):
+        reason = said.rstrip(".")
+        raise InvocationStateError(f"cannot {action} invocation {invocation_id!r}: {reason}{_state_hint(action, said)}")
+    raise EngineError(f"PATCH {url!r} failed with HTTP {response.status_code}: {said}")
+
+
+def _state_hint(action: InvocationAction, said: str) -> str:
+    if "complete" in said:
+        return ": nothing to do."
+    if action == "resume":
+        return " (only a paused, suspended or backing-off invocation can be resumed; a queued one starts by itself)."
+    if action == "pause":
+        return " (only a running or backing-off invocation can be paused)."
+    return "."
+
+
+def _engine_message(response: httpx.Response) -> str:
+    try:
+        body: Any = response.json()
+    except ValueError:
+        return _cut(response.text) or f"HTTP {response.status_code}"
+    message = body.get("message") if isinstance(body, dict) else None
+    return _cut(str(message if message is not None else body))
