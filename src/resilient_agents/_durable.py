@@ -183,7 +183,7 @@ def error_for_status(status: int, message: str, headers: Mapping[str, str], host
             return RetryableError(text, status_code=status, retry_after=retry_after)
         return ModelUnavailableError(text)
     if status == 404:
-        text += f". {not_found_hint(url)}"
+        text = f"{text.rstrip('. ')}. {not_found_hint(url)}"
     return TerminalAgentError(f"{text} (not retried: the same request would fail again)", status_code=status)
 
 
@@ -276,9 +276,11 @@ def _request_url(error: BaseException) -> str:
 
 
 def _cause(error: BaseException) -> str:
-    """``repr`` of ``error`` and of what caused it (openai wraps the httpx error that names the problem)."""
-    cause = error.__cause__ or error.__context__
-    return f"{error!r} caused by {cause!r}" if cause is not None and cause is not error else repr(error)
+    """``repr`` of what went wrong: for openai's generic ``Connection error.``, the httpx error it wraps."""
+    cause = error.__cause__
+    if isinstance(error, openai.APIConnectionError) and isinstance(cause, Exception):
+        return repr(cause)
+    return repr(error)
 
 
 def _retry_after(headers: Mapping[str, str]) -> timedelta | None:
