@@ -16,6 +16,7 @@ from resilient_agents.errors import ConfigurationError, ResilientAgentsError
 
 from ._approvals import add_approvals_parser
 from ._apps import EXAMPLES, find_project_root, resolve_app
+from ._invocations import add_invocations_parser
 from ._sessions import add_sessions_parser
 from ._up import STATE_FILE, UpOptions, run_up
 
@@ -86,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     status.set_defaults(func=_cmd_status)
 
     add_sessions_parser(sub)
+    add_invocations_parser(sub)
     add_approvals_parser(sub)
     return parser
 
