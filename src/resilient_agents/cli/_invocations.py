@@ -388,7 +388,7 @@ def add_invocations_parser(subparsers: argparse._SubParsersAction[argparse.Argum
     )
     _add_list_options(parser)
     parser.set_defaults(func=_cmd_list, status="active", service=None, as_json=False, admin=None)
-    actions = parser.add_subparsers(metavar="ACTION")
+    actions = parser.add_subparsers(metavar="[ACTION]")
     listing = actions.add_parser("list", help="one line per invocation: target, status, age, attempts, last error")
     _add_list_options(listing)
     listing.set_defaults(func=_cmd_list)
