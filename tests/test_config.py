@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import openai
 import pytest
 
 from resilient_agents._durable import classify_model_error, error_for_status, not_found_hint
-from resilient_agents.config import NO_KEY, ModelConfig, model_configured
+from resilient_agents.config import NO_KEY, OFFLINE_URL_ENV, ModelConfig, model_configured
 from resilient_agents.errors import ConfigurationError, ModelUnavailableError, TerminalAgentError
 from resilient_agents.loop import AnthropicClient, OpenAIChatClient, OpenAIResponsesClient
 from resilient_agents.loop._configured import ConfiguredModelClient
@@ -183,3 +185,34 @@ def test_connection_failures_are_retried_and_name_the_url() -> None:
 def test_error_for_status_keeps_a_given_host() -> None:
     error = error_for_status(404, "nope", {}, host="api.example.com", url="http://10.0.0.1/v1/responses")
     assert "api.example.com (http://10.0.0.1/v1/responses)" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("env", "title", "detail"),
+    [
+        ({"OPENAI_BASE_URL": OLLAMA}, f"MODEL SERVER {OLLAMA} WITHOUT AN API KEY", "OPENAI_API_KEY is not set"),
+        (
+            {"ANTHROPIC_BASE_URL": "http://127.0.0.1:4000"},
+            "MODEL SERVER http://127.0.0.1:4000 WITHOUT AN API KEY",
+            "ANTHROPIC_API_KEY is not set",
+        ),
+    ],
+)
+def test_up_runs_a_base_url_without_key_as_a_real_backend_and_says_so(
+    env: dict[str, str], title: str, detail: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from resilient_agents.cli._up import Stack
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    said: list[str] = []
+    options = SimpleNamespace(project_dir=tmp_path, data_dir=tmp_path, model="llama3.2", api=None, offline=False)
+    stack = Stack(options, said.append)  # type: ignore[arg-type]  # Only the model settings are read.
+
+    service_env = stack._model_env()
+
+    assert stack.model_server is None and OFFLINE_URL_ENV not in service_env  # Not the offline demo model.
+    assert service_env["RESILIENT_AGENTS_MODEL"] == "llama3.2"
+    text = "\n".join(said)
+    assert title in text and detail in text and "no key is sent" in text and "'no-key'" in text
+    assert "OFFLINE DEMO MODEL" not in text
