@@ -14,6 +14,7 @@ call also tells :func:`~resilient_agents.approvals.await_approval` in this proce
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import timedelta
 
@@ -23,6 +24,7 @@ from pydantic import BaseModel
 from resilient_agents._durable import TypeAdapterSerde as AdapterSerde
 from resilient_agents._durable import durable_time
 from resilient_agents._progress import install as install_progress_driver
+from resilient_agents.access import APPROVER_TOKEN_ENV, check_approver
 from resilient_agents.errors import ConfigurationError
 
 from ._types import (
@@ -69,28 +71,38 @@ _RAW_SERDE: AdapterSerde[object] = AdapterSerde(object)
 
 _OBJECT: restate.VirtualObject | None = None
 _ACTIVE_NAME: str | None = None
+_APPROVER_TOKEN: str | None = None
 
 
-def approvals_object(namespace: str | None = None) -> restate.VirtualObject:
+def approvals_object(namespace: str | None = None, *, approver_token: str | None = None) -> restate.VirtualObject:
     """Return the ``Approvals`` Virtual Object (one per process); serve it in your app.
 
     Handlers, each under the tenant's key (``default`` unless the requester names a tenant):
 
-    * ``add`` (exclusive): store a :class:`PendingApproval` (replacing a pending one with the same id).
+    * ``add`` (exclusive, internal): store a :class:`PendingApproval` (replacing a pending one with the same id).
     * ``decide`` (exclusive): a person's :class:`DecideRequest` (``{"id", "approved", "by", "note"}``); passes
       the decision to the waiting code and returns the :class:`DecidedApproval`. A decision for an approval
       that already ended fails with HTTP 409 ("too late: timed_out ...", "already approved by ana ..."), one
       for an unknown id with HTTP 404.
-    * ``conclude`` (exclusive): the waiting code reports how its wait ended (a :class:`Conclusion`) and gets
+    * ``conclude`` (exclusive, internal): the waiting code reports how its wait ended (a :class:`Conclusion`) and gets
       back the decision that holds: a person's decision accepted before wins over a timeout seen at the same time.
     * ``expire`` (exclusive, internal): ends an entry whose requester never concluded it.
     * ``list`` (shared): the tenant's pending approvals, oldest first.
+
+    "Internal" handlers are private to the engine: services call them, the ingress refuses them. ``list`` and
+    ``decide`` require the approver credential when one is configured (``approver_token`` or
+    ``$RESILIENT_AGENTS_APPROVER_TOKEN`` in the serving process): the caller sends it as the
+    ``x-approver-token`` header, as ``resilient-agents approvals`` does; without it they answer 401, with a
+    wrong one 403, before reading anything. Configure one in every deployment: ``list`` shows awakeable ids,
+    and whoever holds one can resolve it at the ingress (keep ``/restate/awakeables/`` behind your gateway).
 
     Args:
         namespace: Serve the object as ``<namespace>.Approvals`` (e.g. one per app on a shared engine):
             letters, digits, ``.``, ``_`` and ``-``, starting with a letter. ``None`` returns the object this
             process already built, else one named ``Approvals``. One process serves one approvals object, and
             :func:`await_approval` in this process lists its requests there.
+        approver_token: The credential that ``list`` and ``decide`` require; None falls back to
+            ``$RESILIENT_AGENTS_APPROVER_TOKEN`` (read at each request); neither: no check (development).
 
     Returns:
         The object, to pass to ``restate.app(services=[..., approvals_object()])``.
@@ -99,7 +111,9 @@ def approvals_object(namespace: str | None = None) -> restate.VirtualObject:
         ConfigurationError: The namespace makes a name restate-server rejects, or this process already built
             the object under another name.
     """
-    global _OBJECT, _ACTIVE_NAME
+    global _OBJECT, _ACTIVE_NAME, _APPROVER_TOKEN
+    if approver_token is not None:
+        _APPROVER_TOKEN = approver_token
     if _OBJECT is not None and namespace is None:
         return _OBJECT  # No preference: the object this process already serves (e.g. when durable_app asks).
     name = registry_name(namespace)
@@ -155,6 +169,17 @@ def prune_decided(order: list[tuple[str, int]], now_ms: int) -> tuple[list[tuple
     return keep, [ident for ident, _ in order if ident not in kept]
 
 
+def approver_token() -> str | None:
+    """The approver credential in force: ``approvals_object(approver_token=...)``, else the environment's."""
+    return _APPROVER_TOKEN or os.environ.get(APPROVER_TOKEN_ENV) or None
+
+
+def _check_approver(ctx: restate.ObjectContext | restate.ObjectSharedContext, name: str, handler: str) -> None:
+    token = approver_token()
+    if token:  # Only then are the headers read (the handlers' unit tests use a context without them).
+        check_approver(token, ctx.request().headers, what=f"{name}/{ctx.key()}/{handler}")
+
+
 def _build(name: str) -> restate.VirtualObject:
     install_progress_driver()  # Tasks awaiting durable futures at once must not stall (see _progress).
     obj = restate.VirtualObject(
@@ -163,7 +188,7 @@ def _build(name: str) -> restate.VirtualObject:
         "`resilient-agents approvals` or POST /<this object>/<tenant>/decide.",
     )
 
-    @obj.handler(name="add", input_serde=_APPROVAL_SERDE)
+    @obj.handler(name="add", input_serde=_APPROVAL_SERDE, ingress_private=True)
     async def add(ctx: restate.ObjectContext, approval: PendingApproval) -> None:
         ctx.set(PENDING_PREFIX + approval.id, approval, serde=_APPROVAL_SERDE)
         if approval.expires_at_ms is not None:
@@ -174,6 +199,7 @@ def _build(name: str) -> restate.VirtualObject:
 
     @obj.handler(name="decide", input_serde=_DECIDE_SERDE, output_serde=_DECIDED_SERDE)
     async def decide(ctx: restate.ObjectContext, request: DecideRequest) -> DecidedApproval:
+        _check_approver(ctx, name, "decide")
         approval = await ctx.get(PENDING_PREFIX + request.id, serde=_APPROVAL_SERDE)
         if approval is None:
             ended = await ctx.get(DECIDED_PREFIX + request.id, serde=_DECIDED_SERDE)
@@ -188,7 +214,7 @@ def _build(name: str) -> restate.VirtualObject:
         _forward(ctx, approval, decision)
         return await _record(ctx, approval, _status(decision), decision)
 
-    @obj.handler(name="conclude", input_serde=_CONCLUSION_SERDE, output_serde=_DECISION_SERDE)
+    @obj.handler(name="conclude", input_serde=_CONCLUSION_SERDE, output_serde=_DECISION_SERDE, ingress_private=True)
     async def conclude(ctx: restate.ObjectContext, conclusion: Conclusion) -> ApprovalDecision:
         approval = await ctx.get(PENDING_PREFIX + conclusion.id, serde=_APPROVAL_SERDE)
         if approval is not None and conclusion.created_at_ms in (None, approval.created_at_ms):
@@ -202,7 +228,7 @@ def _build(name: str) -> restate.VirtualObject:
             return ended.decision()  # Decided (or expired) before the waiter stopped waiting: that holds.
         return conclusion.decision or ApprovalDecision(approved=False, note="withdrawn")
 
-    @obj.handler(name="expire", input_serde=_EXPIRY_SERDE)
+    @obj.handler(name="expire", input_serde=_EXPIRY_SERDE, ingress_private=True)
     async def expire(ctx: restate.ObjectContext, expiry: _Expiry) -> None:
         approval = await ctx.get(PENDING_PREFIX + expiry.id, serde=_APPROVAL_SERDE)
         # Only the entry this timer was set for: the same id may have been registered again since.
@@ -212,6 +238,7 @@ def _build(name: str) -> restate.VirtualObject:
 
     @obj.handler(name="list", kind="shared", output_serde=_LIST_SERDE)
     async def list_pending(ctx: restate.ObjectSharedContext) -> list[PendingApproval]:
+        _check_approver(ctx, name, "list")
         pending: list[PendingApproval] = []
         for key in await ctx.state_keys():
             if key.startswith(PENDING_PREFIX):

@@ -23,6 +23,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import ValidationError
 
+from resilient_agents.access import APPROVER_TOKEN_ENV, APPROVER_TOKEN_HEADER
 from resilient_agents.approvals import APPROVALS_OBJECT, DecidedApproval, DecideRequest
 from resilient_agents.approvals._admin import ListedApproval, Location, list_pending, locate
 from resilient_agents.errors import ConfigurationError, EngineError
@@ -32,7 +33,7 @@ DEFAULT_ADMIN = "http://127.0.0.1:9070"
 _HTTP_TIMEOUT = 10.0
 _TITLE_WIDTH = 48
 _DESCRIPTION = "Requests that agents and workflows wait on until a person decides (or their timeout passes)."
-_REFUSALS = (404, 409)
+_REFUSALS = (401, 403, 404, 409)
 """Statuses with which the approvals object refuses a decision; their message is the whole story."""
 
 
@@ -86,6 +87,12 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
         decide.add_argument("id", metavar="ID", help="the approval id, exactly as `approvals list` shows it")
         decide.add_argument("--by", metavar="NAME", help="who decides (default: your user name)")
         decide.add_argument("--note", metavar="TEXT", help="a reason or comment for the requester")
+        decide.add_argument(
+            "--approver-token",
+            metavar="TOKEN",
+            help=f"the approver credential the deployment requires (default: ${APPROVER_TOKEN_ENV}); sent as "
+            f"{APPROVER_TOKEN_HEADER}",
+        )
         _add_scope(decide)
         _add_urls(decide, ingress=True)
         decide.set_defaults(func=cmd_decide, approved=name == "approve")
@@ -135,7 +142,8 @@ def cmd_decide(args: argparse.Namespace) -> int:
     request = DecideRequest(id=args.id, approved=args.approved, by=args.by or _user(), note=args.note)
     try:
         where = _locate(_admin(args.admin), args.id, args.namespace, args.tenant)
-        record = _decide(_ingress(args.ingress), where, request)
+        token = args.approver_token or os.environ.get(APPROVER_TOKEN_ENV)
+        record = _decide(_ingress(args.ingress), where, request, token)
     except _CommandError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -239,9 +247,10 @@ def _locate(admin: str, approval_id: str, namespace: str | None, tenant: str | N
     return places[0]
 
 
-def _decide(ingress: str, where: Location, request: DecideRequest) -> DecidedApproval:
+def _decide(ingress: str, where: Location, request: DecideRequest, token: str | None = None) -> DecidedApproval:
     path = f"{quote(where.registry, safe='')}/{quote(where.tenant, safe='')}/decide"
-    response = _post(ingress, path, request.model_dump_json().encode())
+    extra = {APPROVER_TOKEN_HEADER: token} if token else {}
+    response = _post(ingress, path, request.model_dump_json().encode(), extra)
     try:
         return DecidedApproval.model_validate_json(response.content)
     except ValidationError as error:
@@ -255,9 +264,10 @@ def _admin_failure(admin: str, error: Exception) -> str:
     )
 
 
-def _post(ingress: str, path: str, body: bytes | None) -> httpx.Response:
+def _post(ingress: str, path: str, body: bytes | None, extra_headers: dict[str, str] | None = None) -> httpx.Response:
     url = f"{ingress.rstrip('/')}/{path}"
     headers = {"content-type": "application/json"} if body is not None else {}
+    headers.update(extra_headers or {})
     try:
         response = httpx.post(url, content=body, headers=headers, timeout=_HTTP_TIMEOUT)
     except httpx.ConnectError:
