@@ -154,15 +154,18 @@ def user_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def up(make_venv: Callable[[str | None], Venv], user_dir: Path, tmp_path: Path) -> Iterator[Up]:
-    """``resilient-agents up --app mine:app`` from the user's directory, with the venv's console script."""
+def up(make_venv: Callable[[str | None], Venv], user_dir: Path) -> Iterator[Up]:
+    """``resilient-agents up --app mine:app`` from the user's directory, with the venv's console script.
+
+    The data directory is the default one, ``<user_dir>/.restate``, where ``chat`` finds the running ``up``.
+    """
     venv = make_venv("openai-agents")
     server = find_restate_server(ROOT)
     assert server is not None, "restate-server is not installed: run scripts/bootstrap"
     used: set[int] = set()
     ports = [str(_port(used)) for _ in range(4)]
     process = subprocess.Popen(
-        [venv.script("resilient-agents"), "up", "--app", "mine:app", "--data-dir", str(tmp_path / "data"),
+        [venv.script("resilient-agents"), "up", "--app", "mine:app",
          "--ingress-port", ports[0], "--admin-port", ports[1], "--node-port", ports[2], "--service-port", ports[3]],
         cwd=user_dir, env=_clean_env(**{SERVER_BIN_ENV_VAR: str(server)}),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -220,7 +223,8 @@ def test_without_the_extra_the_core_imports_and_the_integration_names_the_extra(
         "import resilient_agents\n"
         "assert 'agents' not in sys.modules and 'openai' not in sys.modules, sorted(sys.modules)\n"
         "import resilient_agents.loop, resilient_agents.engine, resilient_agents.models, resilient_agents.approvals\n"
-        "import resilient_agents.testing, resilient_agents.run\n"
+        "import resilient_agents.testing, resilient_agents.run, resilient_agents.streams, resilient_agents.config\n"
+        "import resilient_agents.cli, resilient_agents.cli._up\n"
         "assert importlib.util.find_spec('agents') is None\n"
         "assert not [e for e in md.entry_points(group='pytest11') if 'resilient' in e.value]\n"
         "print(resilient_agents.__file__, resilient_agents.__version__)\n"
@@ -228,6 +232,7 @@ def test_without_the_extra_the_core_imports_and_the_integration_names_the_extra(
     path, version = core.stdout.split()
     assert Path(path).is_relative_to(venv.path), "imported the repo's source instead of the installed wheel"
     assert version != "0.0.0"
+    assert "Durable LLM agents" in _run([venv.script("resilient-agents"), "--help"], cwd=tmp_path).stdout
 
     failed = subprocess.run([venv.python, "-c", "import resilient_agents.openai_agents"],
                             cwd=tmp_path, env=_clean_env(), capture_output=True, text=True, timeout=120)  # fmt: skip
