@@ -107,12 +107,18 @@ class Stack:
             lambda: ensure_restate_server(opts.project_dir, progress=self._say),
         )
         service_env = self._model_env()
+        from resilient_agents.engine.identity import load_or_create_identity
+
+        # Request identity: the engine signs every request to the service, which refuses unsigned ones (401).
+        identity = load_or_create_identity(opts.data_dir)
+        service_env.update(identity.service_env())
         self.engine = RestateServer(
             EngineConfig(
                 base_dir=opts.data_dir,
                 ingress_port=opts.ingress_port,
                 admin_port=opts.admin_port,
                 node_port=opts.node_port,
+                request_identity_key=identity.private_key_path,
             ),
             binary=binary,
             log_path=self.logs / ENGINE_LOG,
