@@ -216,3 +216,8 @@ def test_up_runs_a_base_url_without_key_as_a_real_backend_and_says_so(
     text = "\n".join(said)
     assert title in text and detail in text and "no key is sent" in text and "'no-key'" in text
     assert "OFFLINE DEMO MODEL" not in text
+
+
+def test_an_authentication_failure_points_at_the_key() -> None:
+    mapped = classify_model_error(_status_error(401, "http://127.0.0.1:4000/v1/chat/completions"))
+    assert isinstance(mapped, TerminalAgentError) and "Check the API key (OPENAI_API_KEY" in str(mapped)

@@ -21,6 +21,7 @@ from pydantic import TypeAdapter
 from restate.exceptions import RetryableError
 from restate.serde import Serde
 
+from resilient_agents.config import NO_KEY
 from resilient_agents.errors import InvalidInputError, ModelUnavailableError, TerminalAgentError
 
 T = TypeVar("T")
@@ -184,6 +185,11 @@ def error_for_status(status: int, message: str, headers: Mapping[str, str], host
         return ModelUnavailableError(text)
     if status == 404:
         text = f"{text.rstrip('. ')}. {not_found_hint(url)}"
+    elif status in (401, 403):
+        text = (
+            f"{text.rstrip('. ')}. Check the API key (OPENAI_API_KEY / ANTHROPIC_API_KEY): the server refused it "
+            f"(a base URL set without a key sends the placeholder {NO_KEY!r})"
+        )
     return TerminalAgentError(f"{text} (not retried: the same request would fail again)", status_code=status)
 
 
