@@ -43,12 +43,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import typing as _typing
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from resilient_agents.errors import ConfigurationError
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from agents import RunConfig
     from agents.models.interface import ModelProvider
     from openai import AsyncOpenAI
@@ -61,6 +62,7 @@ __all__ = [
     "OFFLINE_MODEL_NAME",
     "OFFLINE_URL_ENV",
     "Backend",
+    "ConfigurationError",
     "ModelConfig",
     "WireApi",
     "model_configured",
