@@ -6,6 +6,7 @@ out of attempts pauses. Every wait is on observable state (the engine's own tabl
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -14,12 +15,12 @@ from typing import Any
 import pytest
 
 from resilient_agents.cli import main
+from resilient_agents.cli._invocations import add_invocations_parser
+from resilient_agents.engine import pick_free_port
 from resilient_agents.testing import AgentTestEnv, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = "tests.cli.ops_app:app"
-
-pytestmark = pytest.mark.engine
 
 
 @pytest.fixture
@@ -47,6 +48,7 @@ def backing_off(env: AgentTestEnv, capsys: pytest.CaptureFixture[str], invocatio
     return row if row is not None and row["attempts"] >= 2 else None
 
 
+@pytest.mark.engine
 def test_backing_off_is_listed_with_its_error_then_cancel_and_kill_end_it(
     env: AgentTestEnv, gate: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -96,6 +98,7 @@ def test_backing_off_is_listed_with_its_error_then_cancel_and_kill_end_it(
     assert "'not-an-id' is not an invocation id" in capsys.readouterr().err
 
 
+@pytest.mark.engine
 def test_a_paused_invocation_is_listed_and_resume_finishes_it_after_the_fix(
     env: AgentTestEnv, gate: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -121,3 +124,34 @@ def test_a_paused_invocation_is_listed_and_resume_finishes_it_after_the_fix(
     # A finished invocation cannot be resumed; the message says why.
     assert main(["invocations", "resume", invocation, *admin]) == 1
     assert "completed" in capsys.readouterr().err
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="resilient-agents")
+    add_invocations_parser(parser.add_subparsers(required=True))
+    return parser.parse_args(argv)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["invocations", "--status", "paused", "--json", "--limit", "5"],
+        ["invocations", "list", "--status", "paused", "--json", "--limit", "5"],
+        ["invocations", "--status", "paused", "list", "--json", "--limit", "5"],
+    ],
+)
+def test_list_options_go_before_or_after_the_action_word(argv: list[str]) -> None:
+    args = parse(argv)
+    assert (args.status, args.as_json, args.limit, args.service, args.admin) == ("paused", True, 5, None, None)
+
+
+def test_actions_take_an_id_and_the_admin_url() -> None:
+    args = parse(["invocations", "kill", "inv_1abc", "--admin", "http://127.0.0.1:1"])
+    assert (args.action, args.invocation_id, args.admin) == ("kill", "inv_1abc", "http://127.0.0.1:1")
+    assert parse(["invocations"]).status == "active"
+
+
+def test_an_unreachable_engine_is_an_error_that_names_it(capsys: pytest.CaptureFixture[str]) -> None:
+    admin = f"http://127.0.0.1:{pick_free_port()}"
+    assert main(["invocations", "--admin", admin]) == 1
+    assert admin in capsys.readouterr().err

@@ -141,9 +141,14 @@ def test_a_timer_a_call_and_an_approval_are_told_apart() -> None:
     activity = _activity([INPUT, call], False)
     assert (activity.kind, activity.call_id, activity.text) == ("call", "inv_1x", "a call to Flaky/fetch (inv_1x)")
 
-    add = command(1, {"OneWayCall": {"invocation_id": "inv_2y"}}, invoked_target="Approvals/default/add")
-    timer = command(2, {"Sleep": {"wake_up_time": 1796011796336, "completion_id": 3}})
-    activity = _activity([INPUT, add, timer], True)
-    assert activity.kind == "approval" and "an approval by a person" in activity.text
+    # What await_approval journals: a one-way send to the approvals object's `add`, then a timer (its timeout).
+    approvals = {"VirtualObject": {"name": "Approvals", "key": "default", "handler": "add", "scope": None}}
+    add = command(1, {"OneWayCall": {"invocation_id": "inv_2y", "invocation_target": approvals}})
+    timer = command(3, {"Sleep": {"wake_up_time": 1796011796336, "completion_id": 2}})
+    activity = _activity([INPUT, add, notification(2, 1), timer], True)
+    assert (activity.kind, activity.text) == (
+        "approval",
+        "an approval by a person (times out at 2026-11-30 04:09:56 UTC)",
+    )
 
     assert _activity([INPUT], True).kind == "awakeable"  # Suspended on an awakeable, nothing else open.

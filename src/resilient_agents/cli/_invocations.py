@@ -132,9 +132,14 @@ class Invocation:
 
 
 def fetch_invocations(
-    admin_url: str, *, status: str = "active", service: str | None = None, key: str | None = None
+    admin_url: str,
+    *,
+    status: str = "active",
+    service: str | None = None,
+    key: str | None = None,
+    limit: int | None = None,
 ) -> list[Invocation]:
-    """The engine's invocations, oldest first.
+    """The engine's invocations, oldest first (the ones stuck longest come first).
 
     A paused invocation's last error is kept only in its journal events; it is read from there.
 
@@ -143,6 +148,7 @@ def fetch_invocations(
         status: One of :data:`STATUSES`.
         service: Only invocations of this service or object.
         key: Only invocations of this object key.
+        limit: At most this many (the oldest); None for all.
 
     Raises:
         EngineError: The admin API is unreachable or rejected the query.
@@ -157,7 +163,8 @@ def fetch_invocations(
     if key is not None:
         where.append(f"target_service_key = '{sql_literal(key)}'")
     clause = f" WHERE {' AND '.join(where)}" if where else ""
-    rows = query(admin_url, f"SELECT {_COLUMNS} FROM sys_invocation{clause} ORDER BY created_at")
+    cap = f" LIMIT {int(limit)}" if limit is not None else ""
+    rows = query(admin_url, f"SELECT {_COLUMNS} FROM sys_invocation{clause} ORDER BY created_at{cap}")
     invocations = [Invocation.from_row(row) for row in rows]
     return _with_pause_failures(admin_url, invocations)
 
@@ -241,6 +248,7 @@ class _Open:
     kind: Literal["step", "timer", "call"]
     label: str
     call_id: str | None = None
+    at: _dt.datetime | None = None
 
 
 def _activity(journal: Iterable[dict[str, Any]], awaits_awakeable: bool) -> Activity:
@@ -273,7 +281,7 @@ def _opened(command: dict[str, Any], row: dict[str, Any]) -> tuple[int, _Open] |
         if kind == "Sleep" and isinstance(body.get("completion_id"), int):
             wake = body.get("wake_up_time")
             when = _dt.datetime.fromtimestamp(wake / 1000, _dt.UTC) if isinstance(wake, int | float) else None
-            return body["completion_id"], _Open("timer", f"until {_clock(when)}" if when else "")
+            return body["completion_id"], _Open("timer", f"until {_clock(when)}" if when else "", at=when)
         if kind == "Call" and isinstance(body.get("result_completion_id"), int):
             target = str(row.get("invoked_target") or _target_name(body.get("invocation_target")))
             call_id = str(body.get("invocation_id") or row.get("invoked_id") or "") or None
@@ -304,7 +312,8 @@ def _summarize(pending: list[_Open], approval_requested: bool, awaits_awakeable:
     calls = [p for p in pending if p.kind == "call"]
     steps = [p for p in pending if p.kind == "step"]
     if approval_requested and timers:
-        return Activity("approval", f"an approval by a person (times out {timers[0].label})".replace(" ()", ""))
+        at = timers[0].at
+        return Activity("approval", "an approval by a person" + (f" (times out at {_clock(at)})" if at else ""))
     if calls:
         call = calls[0]
         more = f" and {len(calls) - 1} more call(s)" if len(calls) > 1 else ""
@@ -387,7 +396,7 @@ def add_invocations_parser(subparsers: argparse._SubParsersAction[argparse.Argum
         description="Without an action: list the invocations that have not completed.",
     )
     _add_list_options(parser)
-    parser.set_defaults(func=_cmd_list, status="active", service=None, as_json=False, admin=None)
+    parser.set_defaults(func=_cmd_list, status="active", service=None, as_json=False, admin=None, limit=200)
     actions = parser.add_subparsers(metavar="[ACTION]")
     listing = actions.add_parser("list", help="one line per invocation: target, status, age, attempts, last error")
     _add_list_options(listing)
@@ -414,6 +423,9 @@ def _add_list_options(parser: argparse.ArgumentParser) -> None:
         "--status", choices=STATUSES, default=default, help="which invocations (default: active = not completed)"
     )
     parser.add_argument("--service", default=default, help="only invocations of this service or object")
+    parser.add_argument(
+        "--limit", type=_positive_int, default=default, help="show at most this many, oldest first (default: 200)"
+    )
     parser.add_argument("--json", dest="as_json", action="store_true", default=default, help="print JSON")
     parser.add_argument("--admin", default=default, help=f"admin URL (default: from `up`, else {DEFAULT_ADMIN})")
 
@@ -431,7 +443,9 @@ def default_admin(given: str | None = None) -> str:
 
 def _cmd_list(args: argparse.Namespace) -> int:
     admin = default_admin(args.admin)
-    invocations = fetch_invocations(admin, status=args.status, service=args.service)
+    invocations = fetch_invocations(admin, status=args.status, service=args.service, limit=args.limit + 1)
+    more = len(invocations) > args.limit
+    invocations = invocations[: args.limit]
     doing = activities(admin, invocations)
     now = _dt.datetime.now(_dt.UTC)
     if args.as_json:
@@ -448,7 +462,19 @@ def _cmd_list(args: argparse.Namespace) -> int:
         details = format_invocation(inv, now, doing.get(inv.id))
         rows.append([inv.id, inv.target, inv.status, format_age(inv.created_at, now), attempts, details])
     print("\n".join(table(rows)))
+    if more:
+        print(f"(only the oldest {args.limit} are shown; see more with --limit, or narrow with --status/--service)")
     return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number above 0")
+    return value
 
 
 def _text(activity: Activity | None) -> str | None:
