@@ -43,6 +43,7 @@ CONNECTIONS = [
 class _Fake(BaseHTTPRequestHandler):
     connections: ClassVar[list[bytes]] = []
     queries: ClassVar[list[str]] = []
+    posts: ClassVar[list[str]] = []
     over: ClassVar[threading.Event] = threading.Event()
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -50,10 +51,15 @@ class _Fake(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers["content-length"]))
+        self.posts.append(self.path)
         self._send(200, json.dumps({"invocationId": "inv_1"}).encode(), "application/json")
 
     def do_GET(self) -> None:
-        if self.path.startswith("/_streams/inv_1"):
+        if self.path == "/services":  # The admin API: the app's one service, as the engine describes it.
+            handlers = [{"name": "run", "input_description": "JSON string", "public": True}]
+            body = {"services": [{"name": "Agent", "ty": "Service", "public": True, "handlers": handlers}]}
+            self._send(200, json.dumps(body).encode(), "application/json")
+        elif self.path.startswith("/_streams/inv_1"):
             self.queries.append(self.path)
             self._send(200, self.connections.pop(0), "application/x-ndjson")
             if not self.connections:
@@ -74,6 +80,7 @@ class _Fake(BaseHTTPRequestHandler):
 def fake() -> Iterator[str]:
     _Fake.connections = list(CONNECTIONS)
     _Fake.queries = []
+    _Fake.posts = []
     _Fake.over = threading.Event()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Fake)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -84,12 +91,15 @@ def fake() -> Iterator[str]:
 
 
 def test_chat_stream_prints_deltas_and_marks_a_restarted_call(fake: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["chat", "--stream", "--app", "m:app", "--ingress", fake, "--service", fake, "Weather?"])
+    code = main(
+        ["chat", "--stream", "--app", "m:app", "--ingress", fake, "--service", fake, "--admin", fake, "Weather?"]
+    )
 
     assert code == 0
     out = capsys.readouterr().out
     assert out == f"It is \n[{STEP} started over after a restart]\nIt is sunny.\n"
     assert "server=a&after=4" in _Fake.queries[1]  # Reconnected saying where it stopped.
+    assert _Fake.posts == ["/Agent/run/send"]  # The handler found from the admin API's service list.
 
 
 def test_chat_stream_refuses_async(capsys: pytest.CaptureFixture[str]) -> None:

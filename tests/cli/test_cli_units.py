@@ -14,13 +14,16 @@ def test_unknown_app_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_an_ingress_without_a_scheme_is_explained(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["chat", "--ingress", "127.0.0.1:1", "hi"]) == 1
+    assert main(["chat", "--to", "Agent/run", "--ingress", "127.0.0.1:1", "--admin", "http://127.0.0.1:1", "hi"]) == 1
     assert "is --ingress a URL" in capsys.readouterr().err
 
 
 def test_an_unreachable_ingress_says_how_to_start_the_stack(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["chat", "--ingress", "http://127.0.0.1:1", "hi"]) == 1
-    assert "resilient-agents up" in capsys.readouterr().err
+    assert (
+        main(["chat", "--to", "Agent/run", "--ingress", "http://127.0.0.1:1", "--admin", "http://127.0.0.1:1", "hi"])
+        == 1
+    )
+    assert "start the stack with `resilient-agents up weather`" in capsys.readouterr().err
 
 
 def test_a_negative_timeout_is_refused(capsys: pytest.CaptureFixture[str]) -> None:

@@ -57,20 +57,23 @@ class UpProcess:
 
 
 @pytest.fixture
-def up(tmp_path: Path) -> Iterator[UpProcess]:
+def up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[UpProcess]:
     with _up(tmp_path, "weather") as handle:
+        monkeypatch.setenv("RESTATE_ADMIN_URL", handle.admin)  # Where in-process `chat` finds the app's services.
         yield handle
 
 
 @pytest.fixture
-def up_airline(tmp_path: Path) -> Iterator[UpProcess]:
+def up_airline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[UpProcess]:
     with _up(tmp_path, "airline") as handle:
+        monkeypatch.setenv("RESTATE_ADMIN_URL", handle.admin)
         yield handle
 
 
 @pytest.fixture
-def up_bank(tmp_path: Path) -> Iterator[UpProcess]:
+def up_bank(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[UpProcess]:
     with _up(tmp_path, "bank") as handle:
+        monkeypatch.setenv("RESTATE_ADMIN_URL", handle.admin)
         yield handle
 
 
@@ -84,7 +87,9 @@ def _start_up(tmp_path: Path, app: str, env: dict[str, str] | None = None) -> Up
     ingress_port, admin_port, node_port, service_port = ports
     full_env = {**os.environ, "WEATHER_API_DELAY": "0.5", "PYTHONUNBUFFERED": "1", **(env or {})}
     process = subprocess.Popen(
-        [sys.executable, "-m", "resilient_agents", "up", "--app", app, "--data-dir", str(tmp_path / "data"),
+        # A spec is given as `up APP`, a configured name as `up --app NAME` (both forms work).
+        [sys.executable, "-m", "resilient_agents", "up", *([app] if ":" in app else ["--app", app]),
+         "--data-dir", str(tmp_path / "data"),
          "--ingress-port", str(ingress_port), "--admin-port", str(admin_port), "--node-port", str(node_port),
          "--service-port", str(service_port)],
         cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -135,6 +140,12 @@ def _journal_names(admin: str, invocation_id: str) -> list[str]:
 def test_up_serves_the_weather_agent_offline(up: UpProcess, capsys: pytest.CaptureFixture[str]) -> None:
     output = "\n".join(line for _, line in up.lines)
     assert "OFFLINE DEMO MODEL" in output  # Announced loudly: no key, no LLM.
+    # How to call each handler, found from the engine after registration (nothing hard-coded per app).
+    assert "Agent (service)" in output
+    assert f"curl {up.ingress}/Agent/run --json" in output
+    assert "resilient-agents chat --app weather 'What is the weather in Detroit?'" in output
+    services = {service["name"]: service for service in up.state()["services"]}  # type: ignore[attr-defined]
+    assert services["Agent"] == {"name": "Agent", "kind": "service", "handlers": [{"name": "run", "input": "*/*"}]}
 
     # The seed's curl.
     response = httpx.post(f"{up.ingress}/Agent/run", json=QUESTION, timeout=30)
@@ -263,8 +274,8 @@ def test_a_service_that_keeps_failing_to_start_stops_up(tmp_path: Path) -> None:
         up.reader.join(timeout=30)
         output = up.output()
         assert "service exited unexpectedly (signal 9" in output
-        # Restarted with doubling delays, then given up with the tail of its log.
-        for attempt, delay in ((1, "0.2"), (2, "0.4"), (3, "0.8"), (4, "1.6")):
+        # Restarted at once after the crash, then with doubling delays, then given up with the tail of its log.
+        for attempt, delay in ((1, "0.1"), (2, "0.2"), (3, "0.4"), (4, "0.8")):
             assert f"service failed to start ({attempt} of 5 in a row)" in output
             assert f"retrying in {delay}s" in output
         assert "service failed to start 5 times in a row without becoming healthy; giving up" in output

@@ -1,4 +1,8 @@
-"""The ``resilient-agents`` command: ``up``, ``chat``, ``status``, ``sessions``, ``approvals``."""
+"""The ``resilient-agents`` command: ``up``, ``chat``, ``status``, ``sessions``, ``approvals``.
+
+Only ``up`` imports the app, the Agents SDK and the engine-serving code (inside the command); the other
+commands talk to the engine over HTTP and start in a fraction of a second.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +12,30 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from resilient_agents.errors import ConfigurationError, ResilientAgentsError
 
 from ._approvals import add_approvals_parser
-from ._apps import EXAMPLES, find_project_root, resolve_app
+from ._apps import load_project, read_up_state, running_up_state
 from ._invocations import add_invocations_parser
 from ._sessions import add_sessions_parser
-from ._up import STATE_FILE, UpOptions, run_up
+
+if TYPE_CHECKING:
+    from ._targets import ServiceInfo
 
 __all__ = ["main"]
 
 DEFAULT_INGRESS = "http://127.0.0.1:8080"
 DEFAULT_ADMIN = "http://127.0.0.1:9070"
 DEFAULT_SERVICE = "http://127.0.0.1:9080"
+_APP_HELP = (
+    "module:attribute of a Restate app (or module, for its attribute 'app'; or path/to/file.py:attribute), "
+    "or a name from [tool.resilient-agents.apps.<name>] of the nearest pyproject.toml "
+    "(default: [tool.resilient-agents] default-app)"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -47,38 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="resilient-agents", description="Durable LLM agents on the Restate engine.")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
-
-    up = sub.add_parser("up", help="start the engine, the model (offline demo if no key) and an app's services")
-    up.add_argument("--app", default="weather", help=f"example name ({', '.join(EXAMPLES)}) or module:attribute")
-    up.add_argument("--data-dir", type=Path, help="engine data directory (default: <project>/.restate)")
-    up.add_argument("--ingress-port", type=int, default=8080, help="Restate ingress port (default: %(default)s)")
-    up.add_argument("--admin-port", type=int, default=9070, help="admin API and UI port (default: %(default)s)")
-    up.add_argument("--node-port", type=int, default=5122, help="engine node port (default: %(default)s)")
-    up.add_argument("--service-port", type=int, default=9080, help="the app's service port (default: %(default)s)")
-    up.add_argument("--offline", action="store_true", help="use the offline demo model even if an API key is set")
-    up.add_argument("--model", help="model name (default from RESILIENT_AGENTS_MODEL; ignored by the offline model)")
-    up.add_argument(
-        "--api",
-        choices=["responses", "chat", "messages"],
-        help="wire API of the model server: OpenAI Responses, Chat Completions or Anthropic Messages "
-        "(default from RESILIENT_AGENTS_API)",
-    )
-    up.set_defaults(func=_cmd_up)
-
-    chat = sub.add_parser("chat", help="send one message to an app's agent and print the answer")
-    chat.add_argument("message", help="the user message")
-    chat.add_argument("--app", default="weather", help="example name or module:attribute")
-    chat.add_argument("--session", help="session key (for apps whose agent is a Virtual Object)")
-    chat.add_argument("--idempotency-key", help="run the turn at most once for this key; repeats get its answer")
-    chat.add_argument("--async", dest="is_async", action="store_true", help="do not wait; print the invocation id")
-    chat.add_argument("--json", dest="as_json", action="store_true", help="print the raw JSON answer")
-    chat.add_argument("--stream", action="store_true", help="print the model's text as it streams (stream=True apps)")
-    chat.add_argument(
-        "--service", help="the app's service URL, for --stream (default: from `up`, else http://127.0.0.1:9080)"
-    )
-    chat.add_argument("--ingress", help=f"ingress URL (default: from `up`, else {DEFAULT_INGRESS})")
-    chat.add_argument("--timeout", type=_positive_seconds, default=300.0, help="seconds to wait for the answer")
-    chat.set_defaults(func=_cmd_chat)
+    _add_up_parser(sub)
+    _add_chat_parser(sub)
 
     status = sub.add_parser("status", help="show the engine's health, services and invocations")
     status.add_argument("--admin", help=f"admin URL (default: from `up`, else {DEFAULT_ADMIN})")
@@ -92,6 +73,55 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_up_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    up = sub.add_parser(
+        "up",
+        help="start the engine, the model (offline demo if no key) and an app's services",
+        description="Start restate-server, the offline demo model (unless an API key is set) and APP's services; "
+        "register them and print how to call every handler. Ctrl-C stops everything.",
+    )
+    up.add_argument("app", nargs="?", metavar="APP", help=_APP_HELP)
+    up.add_argument("--app", dest="app_option", metavar="APP", help="the same as APP")
+    up.add_argument("--data-dir", type=Path, help="engine data directory (default: <project>/.restate)")
+    up.add_argument("--ingress-port", type=int, default=8080, help="Restate ingress port (default: %(default)s)")
+    up.add_argument("--admin-port", type=int, default=9070, help="admin API and UI port (default: %(default)s)")
+    up.add_argument("--node-port", type=int, default=5122, help="engine node port (default: %(default)s)")
+    up.add_argument("--service-port", type=int, default=9080, help="the app's service port (default: %(default)s)")
+    up.add_argument("--offline", action="store_true", help="use the offline demo model even if an API key is set")
+    up.add_argument("--model", help="model name (default from RESILIENT_AGENTS_MODEL; ignored by the offline model)")
+    up.add_argument(
+        "--api", choices=["responses", "chat"], help="wire API of the model server (default from RESILIENT_AGENTS_API)"
+    )
+    up.set_defaults(func=_cmd_up)
+
+
+def _add_chat_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    chat = sub.add_parser(
+        "chat",
+        help="send one message to an app's handler and print the answer",
+        description="Send MESSAGE (as a JSON string) to a handler through the Restate ingress and print the answer. "
+        "The handler: --to, else the app's `chat` setting, else the one Virtual Object with a `message` handler "
+        "or the one service with `run` among the app's services (from `up`, else the admin API).",
+    )
+    chat.add_argument("message", nargs="?", help="the user message (omit it for a handler that takes no input)")
+    chat.add_argument("--app", help=_APP_HELP.replace("(default: ", "(default: the running `up`'s, else "))
+    chat.add_argument("--to", metavar="SERVICE[/HANDLER]", help="the service (or Virtual Object) and handler to call")
+    chat.add_argument("--session", help="the key, for a Virtual Object (a session) or a Workflow")
+    chat.add_argument("--idempotency-key", help="run the turn at most once for this key; repeats get its answer")
+    chat.add_argument("--async", dest="is_async", action="store_true", help="do not wait; print the invocation id")
+    chat.add_argument("--json", dest="as_json", action="store_true", help="print the raw JSON answer")
+    chat.add_argument("--stream", action="store_true", help="print the model's text as it streams (stream=True apps)")
+    chat.add_argument(
+        "--service", help="the app's service URL, for --stream (default: from `up`, else http://127.0.0.1:9080)"
+    )
+    chat.add_argument("--ingress", help=f"ingress URL (default: from `up`, else {DEFAULT_INGRESS})")
+    chat.add_argument(
+        "--admin", help=f"admin URL, to find the app's services (default: from `up`, else {DEFAULT_ADMIN})"
+    )
+    chat.add_argument("--timeout", type=_positive_seconds, default=300.0, help="seconds to wait for the answer")
+    chat.set_defaults(func=_cmd_chat)
+
+
 def _positive_seconds(text: str) -> float:
     try:
         value = float(text)
@@ -103,11 +133,16 @@ def _positive_seconds(text: str) -> float:
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
-    project = find_project_root()
+    if args.app and args.app_option and args.app != args.app_option:
+        raise ConfigurationError(f"two apps given ({args.app!r} and --app {args.app_option!r}): give one")
+    project = load_project()
+    app = project.resolve(args.app or args.app_option)
+    from ._up import UpOptions, run_up  # The heavy part (engine, model server, Agents SDK): only for `up`.
+
     options = UpOptions(
-        app=resolve_app(args.app),
-        project_dir=project,
-        data_dir=(args.data_dir or project / ".restate").resolve(),
+        app=app,
+        project_dir=project.root,
+        data_dir=(args.data_dir or project.data_dir).resolve(),
         ingress_port=args.ingress_port,
         admin_port=args.admin_port,
         node_port=args.node_port,
@@ -119,45 +154,44 @@ def _cmd_up(args: argparse.Namespace) -> int:
     return run_up(options)
 
 
-def _up_state() -> dict[str, Any]:
-    path = find_project_root() / ".restate" / STATE_FILE
-    try:
-        state: dict[str, Any] = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return state
-
-
 def _cmd_chat(args: argparse.Namespace) -> int:
-    app = resolve_app(args.app)
-    ingress = args.ingress or os.environ.get("RESTATE_INGRESS_URL") or _up_state().get("ingress_url") or DEFAULT_INGRESS
-    if app.keyed and not args.session:
-        print(f"error: app {app.name!r} keeps conversations per session: add --session KEY", file=sys.stderr)
-        return 2
-    if args.session and not app.keyed:
-        print(
-            f"error: app {app.name!r} has no sessions (its agent is a stateless service); drop --session",
-            file=sys.stderr,
-        )
-        return 2
+    from ._targets import resolve_target
+
     if args.stream and (args.is_async or args.as_json):
         print(
             "error: --stream prints the text as it comes; it cannot be combined with --async or --json", file=sys.stderr
         )
         return 2
-    path = f"{app.service}/{args.session}/{app.handler}" if app.keyed else f"{app.service}/{app.handler}"
+    project = load_project()
+    state = read_up_state(project.data_dir)
+    ingress = args.ingress or os.environ.get("RESTATE_INGRESS_URL") or state.get("ingress_url") or DEFAULT_INGRESS
+    found = resolve_target(project, args.app, args.to, args.admin, DEFAULT_ADMIN)
+    target = found.target
+    name = f"{target.service}/{target.handler}"
+    keyed = target.keyed if target.keyed is not None else bool(args.session)
+    if keyed and not args.session:
+        print(f"error: {name} belongs to a Virtual Object (or Workflow): add --session KEY", file=sys.stderr)
+        return 2
+    if args.session and not keyed:
+        print(f"error: {name} has no sessions (it is a stateless service handler); drop --session", file=sys.stderr)
+        return 2
+    if target.takes_input and args.message is None:
+        print(f"error: {name} takes an input: give the message", file=sys.stderr)
+        return 2
+    path = target.path(args.session if keyed else None)
     if args.is_async or args.stream:
         path += "/send"
-    headers = {"content-type": "application/json"}
+    headers = {"content-type": "application/json"} if target.takes_input else {}
     if args.idempotency_key:
         headers["idempotency-key"] = args.idempotency_key
+    content = json.dumps(args.message) if target.takes_input else None
     url = f"{ingress.rstrip('/')}/{path}"
     try:
-        response = httpx.post(url, content=json.dumps(args.message), headers=headers, timeout=args.timeout)
+        response = httpx.post(url, content=content, headers=headers, timeout=args.timeout)
     except httpx.ConnectError:
+        app = f" {found.app.name}" if found.app else " APP"
         print(
-            f"error: cannot reach the Restate ingress at {ingress}; "
-            f"start the stack with `resilient-agents up --app {app.name}`",
+            f"error: cannot reach the Restate ingress at {ingress}; start the stack with `resilient-agents up{app}`",
             file=sys.stderr,
         )
         return 1
@@ -170,7 +204,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     if args.stream and response.status_code < 300:
         from ._stream import print_stream
 
-        service = args.service or _up_state().get("service_url") or DEFAULT_SERVICE
+        service = args.service or state.get("service_url") or DEFAULT_SERVICE
         invocation = response.json()["invocationId"]
         return print_stream(service, invocation, ingress_url=ingress, timeout=args.timeout)
     return _print_answer(response, args)
@@ -194,29 +228,13 @@ def _print_answer(response: httpx.Response, args: argparse.Namespace) -> int:
     return 0
 
 
-def _running_up_state(data_dir: Path | None) -> dict[str, Any]:
-    """The state file of a running `up` (empty when there is none, or the `up` that wrote it is gone)."""
-    path = (data_dir or find_project_root() / ".restate") / STATE_FILE
-    try:
-        state: dict[str, Any] = json.loads(path.read_text())
-        pid = int(state["pid"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}
-    try:
-        os.kill(pid, 0)  # Signal 0 only checks that the process exists.
-    except ProcessLookupError:
-        return {}  # Left behind by an `up` that was killed.
-    except PermissionError:
-        pass  # It exists, run by another user.
-    return state
-
-
 def _cmd_status(args: argparse.Namespace) -> int:
-    from resilient_agents.engine import list_services, query
+    from resilient_agents.engine.admin import query
 
+    from ._targets import fetch_services
     from ._waiting import WAITING_SQL, describe_waiting
 
-    state = _running_up_state(args.data_dir)
+    state = running_up_state(args.data_dir or load_project().data_dir)
     admin = args.admin or os.environ.get("RESTATE_ADMIN_URL") or state.get("admin_url") or DEFAULT_ADMIN
     try:
         httpx.get(f"{admin}/health", timeout=3).raise_for_status()
@@ -236,7 +254,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
         else:
             print(f"engine: not reachable at {admin} (start it with `resilient-agents up`)", file=sys.stderr)
         return 1
-    services = list_services(admin)
+    services = fetch_services(admin)
     rows = query(admin, "SELECT status, count(*) AS n FROM sys_invocation GROUP BY status ORDER BY status")
     invocations = {str(r["status"]): int(r["n"]) for r in rows}
     waiting = query(admin, WAITING_SQL)
@@ -245,7 +263,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
         "ingress_url": state.get("ingress_url"),
         "ui_url": f"{admin}/ui/",
         "app": state.get("app"),
-        "services": services,
+        "services": [service.name for service in services],
+        "handlers": {service.name: [handler.name for handler in service.handlers] for service in services},
         "invocations": invocations,
         "retrying": waiting,
     }
@@ -255,9 +274,14 @@ def _cmd_status(args: argparse.Namespace) -> int:
     print(f"engine: healthy at {admin} (UI {admin}/ui/)")
     if report["app"]:
         print(f"app: {report['app']} (ingress {report['ingress_url']})")
-    print(f"services: {', '.join(services) or '(none registered)'}")
+    print(f"services: {', '.join(_describe(s) for s in services) or '(none registered)'}")
     counts = ", ".join(f"{k} {v}" for k, v in invocations.items()) or "none"
     print(f"invocations: {counts}")
     for row in waiting:
         print(f"  {describe_waiting(row)}")
     return 0
+
+
+def _describe(service: ServiceInfo) -> str:
+    kind = {"service": "", "virtual_object": "object ", "workflow": "workflow "}[service.kind]
+    return f"{service.name} ({kind}{', '.join(h.name for h in service.handlers)})"

@@ -310,8 +310,7 @@ def _up_ingress() -> str | None:
 
 def _up_url(name: str) -> str | None:
     """The URL ``name`` that ``resilient-agents up`` recorded for this project, if any."""
-    from ._apps import find_project_root
-    from ._up import STATE_FILE
+    from ._apps import STATE_FILE, find_project_root
 
     try:
         state = json.loads((find_project_root() / ".restate" / STATE_FILE).read_text())

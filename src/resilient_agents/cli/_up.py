@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -32,14 +33,14 @@ from resilient_agents.engine import (
 )
 from resilient_agents.engine._child import rotate_log
 from resilient_agents.engine._supervise import GaveUpError, RestartPolicy, Supervisor
-from resilient_agents.errors import EngineError
+from resilient_agents.errors import ConfigurationError, EngineError
 from resilient_agents.models import DemoModel, ModelServer
 from resilient_agents.models.reply import Fault, Reply
 from resilient_agents.models.request import ParsedRequest, Responder
 
-from ._apps import AppInfo, load_demo_rules, load_demo_templates
+from ._apps import STATE_FILE, AppConfig, load_demo_rules, load_demo_templates
+from ._targets import ServiceInfo, call_lines, choose_target, fetch_services
 
-STATE_FILE = "up.json"
 LOGS_DIR = "logs"
 ENGINE_LOG = "engine.log"
 SERVICE_LOG = "service.log"
@@ -73,7 +74,7 @@ class _LoggedResponder:
 class UpOptions:
     """Flags of ``up``."""
 
-    app: AppInfo
+    app: AppConfig
     project_dir: Path
     data_dir: Path
     ingress_port: int = 8080
@@ -94,6 +95,8 @@ class Stack:
         self.model_server: ModelServer | None = None
         self.engine: RestateServer | None = None
         self.service: ServiceProcess | None = None
+        self.services: list[ServiceInfo] = []
+        """The app's services and handlers, as the engine lists them after registration."""
         self.supervisor = Supervisor(self._say, policy, changed=self._write_state)
         self.logs = options.data_dir / LOGS_DIR
         self._line_open = False
@@ -138,9 +141,18 @@ class Stack:
             return False
         service = self.service
         names = self._step("registration", lambda: register_deployment(engine.admin_url, service.url, force=True))
+        self.services = self._describe_services(engine.admin_url, names)
         self._say(f"      services: {', '.join(names)}")
         self._write_state()
         return True
+
+    def _describe_services(self, admin_url: str, names: list[str]) -> list[ServiceInfo]:
+        """The registered services with their kinds and handlers (only names if the admin API fails now)."""
+        try:
+            return fetch_services(admin_url, only=set(names))
+        except EngineError as error:
+            self._say(f"! could not list the handlers of {', '.join(names)}: {error}")
+            return [ServiceInfo(name, "service") for name in names]
 
     def _rotate_logs(self) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -238,6 +250,10 @@ class Stack:
             return
         state = {
             "app": self.options.app.name,
+            "app_spec": self.options.app.spec,
+            "project_dir": str(self.options.project_dir),
+            "chat": self.options.app.chat,
+            "services": [service.to_json() for service in self.services],
             "ingress_url": self.engine.ingress_url,
             "admin_url": self.engine.admin_url,
             "service_url": self.service.url,
@@ -287,7 +303,7 @@ def run_up(options: UpOptions, say: Callable[[str], None] = print, policy: Resta
         0 after Ctrl-C or SIGTERM, 1 when the engine or the service kept failing to start.
     """
     options.data_dir.mkdir(parents=True, exist_ok=True)
-    if str(options.project_dir) not in sys.path:  # Apps' demo rules live in the project (examples/...).
+    if str(options.project_dir) not in sys.path:  # Apps' demo rules live in the project.
         sys.path.insert(0, str(options.project_dir))
     say(f"resilient-agents: starting app {options.app.name!r} (data in {options.data_dir})")
     stack = Stack(options, say, policy)
@@ -318,7 +334,6 @@ def run_up(options: UpOptions, say: Callable[[str], None] = print, policy: Resta
 
 def _print_ready(stack: Stack, say: Callable[[str], None]) -> None:
     assert stack.engine is not None and stack.service is not None
-    app = stack.options.app
     ingress = stack.engine.ingress_url
     say("")
     say(f"ready: ingress {ingress}   UI {stack.engine.ui_url}")
@@ -327,12 +342,28 @@ def _print_ready(stack: Stack, say: Callable[[str], None]) -> None:
         "kill -9 either mid-turn and watch the turn resume"
     )
     say(f"  logs in {stack.logs}")
-    say("  try:")
-    target = f"{app.service}/<session>/{app.handler}" if app.keyed else f"{app.service}/{app.handler}"
-    say(f"    curl {ingress}/{target} --json '{json.dumps(app.example)}'")
-    session = " --session alice" if app.keyed else ""
-    for example in (app.example, *app.examples):
-        say(f"    resilient-agents chat --app {app.name}{session} {json.dumps(example)}")
-    if app.keyed:
-        say(f"    resilient-agents sessions show {app.name} alice")
+    say("  handlers (curl the ingress, or `resilient-agents chat`):")
+    for line in call_lines(stack.services, ingress):
+        say(f"    {line}")
+    for line in _try_lines(stack.options.app, stack.services):
+        say(line)
     say("  Ctrl-C stops everything.")
+
+
+def _try_lines(app: AppConfig, services: list[ServiceInfo]) -> list[str]:
+    """``chat`` lines with the app's example messages, for the handler ``chat`` picks by itself (if it can)."""
+    try:
+        target = choose_target(services, app.chat)
+    except (ConfigurationError, EngineError) as error:
+        return [f"  chat needs --to SERVICE/HANDLER for this app ({error})"]
+    if not target.takes_input:
+        return []
+    name = app.name if app.configured or ":" not in app.name else shlex.quote(app.name)
+    session = " --session alice" if target.keyed else ""
+    lines = [f"  try (chat talks to {target.service}/{target.handler}):"]
+    for example in app.examples or ("Hello!",):
+        lines.append(f"    resilient-agents chat --app {name}{session} {shlex.quote(example)}")
+    service = next((s for s in services if s.name == target.service), None)
+    if target.keyed and service is not None and service.handler("history") is not None:
+        lines.append(f"    resilient-agents sessions show {name} alice")
+    return lines
