@@ -5,13 +5,15 @@
   sees the cancellation and writes ``cancelled-<name>``.
 * ``Pausing/work`` (service): a step ``work: <name>`` that raises while ``fail-<name>`` exists; after three
   attempts the invocation pauses (``on_max_attempts="pause"``), until someone resumes it.
-* ``OpsSession`` (native-loop session object): the agent ``helper`` with the tool ``fetch_report``, which raises
+* ``OpsSession`` (native-loop session object): the agent ``helper`` with the tools ``fetch_report``, which raises
   while ``fail-tool`` exists (retried without end); model calls retry for up to ten minutes (a model outage is
-  waited out). The model is the test's model server (``$OPENAI_BASE_URL``).
+  waited out), and ``slow_lookup``, which writes ``started-slow`` and waits for ``release-slow``. The model is
+  the test's model server (``$OPENAI_BASE_URL``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -95,6 +97,19 @@ async def fetch_report(topic: str) -> str:
     return f"report on {topic}: all good"
 
 
+@loop_tool
+async def slow_lookup(topic: str) -> str:
+    """Look a topic up in the slow archive (waits until the test writes ``release-slow``).
+
+    Args:
+        topic: What to look up.
+    """
+    (_gate() / "started-slow").touch()
+    while not (_gate() / "release-slow").exists():  # noqa: ASYNC110 - the signal comes from another process.
+        await asyncio.sleep(0.01)
+    return f"archive entry about {topic}"
+
+
 def make_client() -> ModelClient:
     """The model client, pointed at the test's model server."""
     return OpenAIResponsesClient(base_url=os.environ["OPENAI_BASE_URL"], api_key=os.environ["OPENAI_API_KEY"])
@@ -103,7 +118,7 @@ def make_client() -> ModelClient:
 helper = LoopAgent(
     name="helper",
     instructions="Help the user; fetch reports when asked.",
-    tools=[fetch_report],
+    tools=[fetch_report, slow_lookup],
     model=LoopModelSettings(model="scripted"),
 )
 _PATIENT = LoopSettings(llm_retry=StepRetry(max_attempts=None, max_duration=timedelta(minutes=10)))

@@ -125,6 +125,18 @@ def test_a_paused_invocation_is_listed_and_resume_finishes_it_after_the_fix(
     assert main(["invocations", "resume", invocation, *admin]) == 1
     assert "completed" in capsys.readouterr().err
 
+    # pause stops the retries of a backing-off invocation until it is resumed.
+    (gate / "fail-c").touch()
+    third = env.send("Flaky/fetch", "c")
+    wait_until(lambda: backing_off(env, capsys, third), timeout=60, what="the third invocation backing off")
+    assert main(["invocations", "pause", third, *admin]) == 0
+    assert third in capsys.readouterr().out
+    row = wait_until(lambda: listed(env, capsys, "--status", "paused").get(third), timeout=60, what="the pause")
+    assert row["failure_step"] == "fetch: c" and "upstream c is down" in row["last_failure"], row
+    (gate / "fail-c").unlink()
+    assert main(["invocations", "resume", third, *admin]) == 0
+    assert env.attach(third).json() == "fetched c"
+
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="resilient-agents")

@@ -40,6 +40,8 @@ class Model:
             return Reply.say(f"Here it is: {outputs[-1].text}")
         if "report" in (request.last_user_text or ""):
             return Reply.call("fetch_report", topic="q3")
+        if "archive" in (request.last_user_text or ""):
+            return Reply.call("slow_lookup", topic="fares")
         return Reply.say("hello there")
 
 
@@ -105,6 +107,14 @@ def test_show_tells_idle_waiting_and_failing_and_list_finds_the_session(
     (gate / "fail-tool").unlink()
     assert env.attach(turn).json() == "Here it is: report on q3: all good"
     assert "state: idle" in show()
+
+    # A tool that takes its time: the session is running, and show names the step in flight.
+    turn = env.send("OpsSession/ann/message", "look in the archive")
+    wait_until(lambda: (gate / "started-slow").exists(), timeout=60, what="the slow tool to start")
+    shown = wait_until(shown_once("state: running"), timeout=60, what="the running step")
+    assert f"state: running: step 'tool: slow_lookup' in flight [turn {turn}]" in shown, shown
+    (gate / "release-slow").touch()
+    assert env.attach(turn).json() == "Here it is: archive entry about fares"
     assert main(["sessions", "list", "--service", "OpsSession", "--admin", env.engine.admin_url]) == 0
     assert "idle" in capsys.readouterr().out
 

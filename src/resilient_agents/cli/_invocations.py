@@ -1,4 +1,4 @@
-"""``resilient-agents invocations [list] | resume ID | cancel ID | kill ID``: see and steer what the engine runs.
+"""``resilient-agents invocations [list] | resume | cancel | kill | pause ID``: see and steer what the engine runs.
 
 Private module. ``list`` reads the engine's SQL introspection (``sys_invocation``, ``sys_journal``,
 ``sys_journal_events``) through the admin API; the actions are ``PATCH /invocations/{id}/<action>`` of the admin
@@ -24,6 +24,7 @@ from resilient_agents.engine.admin import (
     InvocationAction,
     cancel_invocation,
     kill_invocation,
+    pause_invocation,
     query,
     resume_invocation,
 )
@@ -385,7 +386,7 @@ def table(rows: list[list[str]]) -> list[str]:
 
 
 def add_invocations_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``invocations [list] | resume ID | cancel ID | kill ID`` to the CLI's subcommands.
+    """Add ``invocations [list] | resume ID | cancel ID | kill ID | pause ID`` to the CLI's subcommands.
 
     Args:
         subparsers: What ``ArgumentParser.add_subparsers()`` returned.
@@ -405,6 +406,7 @@ def add_invocations_parser(subparsers: argparse._SubParsersAction[argparse.Argum
         "resume": "resume a paused invocation (fix the cause first); a backing-off one retries at once",
         "cancel": "cancel gracefully: the handler sees the cancellation at its next step and can clean up",
         "kill": "end at once: no more handler code runs, nothing is compensated (prefer cancel)",
+        "pause": "stop retrying a running or backing-off invocation until `invocations resume`",
     }
     for action, text in helps.items():
         command = actions.add_parser(action, help=text, description=text)
@@ -489,13 +491,19 @@ _DONE: dict[InvocationAction, tuple[str, str]] = {
         "(use `invocations kill` if it never gets there)",
     ),
     "kill": ("killed", "kill requested; it ends shortly"),
+    "pause": ("already paused", "pausing: it stops after its current attempt; `invocations resume ID` goes on"),
 }
 
 
 def _cmd_action(args: argparse.Namespace) -> int:
     admin = default_admin(args.admin)
     action: InvocationAction = args.action
-    do = {"resume": resume_invocation, "cancel": cancel_invocation, "kill": kill_invocation}[action]
+    do = {
+        "resume": resume_invocation,
+        "cancel": cancel_invocation,
+        "kill": kill_invocation,
+        "pause": pause_invocation,
+    }[action]
     try:
         done = do(admin, args.invocation_id)
     except EngineError as error:
