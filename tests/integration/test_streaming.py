@@ -131,7 +131,8 @@ def test_chat_stream_prints_the_text_as_it_comes(
         model=ScriptedModel(first_reply(), Reply.say(SECOND))
     )
     assert env.service is not None
-    args = ["--app", "tests.apps.streaming_app:app", "--ingress", env.engine.ingress_url, "--service", env.service.url]
+    args = ["--app", "tests.apps.streaming_app:app", "--ingress", env.engine.ingress_url, "--service", env.service.url,
+            "--admin", env.engine.admin_url]  # fmt: skip
 
     assert main(["chat", "--stream", *args, "What is the weather in Detroit?"]) == 0
 
