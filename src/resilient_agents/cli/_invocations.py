@@ -30,7 +30,7 @@ from resilient_agents.engine.admin import (
 )
 from resilient_agents.errors import ConfigurationError, EngineError
 
-from ._apps import DATA_DIR, find_project_root, read_up_state
+from ._apps import DATA_DIR, find_project_root, running_up_state
 from ._waiting import _next_try
 
 DEFAULT_ADMIN = "http://127.0.0.1:9070"
@@ -439,7 +439,7 @@ def default_admin(given: str | None = None) -> str:
     from_env = os.environ.get("RESTATE_ADMIN_URL")
     if from_env:
         return from_env
-    url = read_up_state(find_project_root() / DATA_DIR).get("admin_url")
+    url = running_up_state(find_project_root() / DATA_DIR).get("admin_url")
     return url if isinstance(url, str) and url else DEFAULT_ADMIN
 
 
