@@ -78,3 +78,7 @@ def __getattr__(name: str) -> _typing.Any:
 
         return getattr(errors, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *("TerminalAgentError", "InvalidInputError")])

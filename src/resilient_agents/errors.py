@@ -57,3 +57,7 @@ def __getattr__(name: str) -> _typing.Any:
 
         return getattr(_terminal, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *("TerminalAgentError", "InvalidInputError")])

@@ -20,7 +20,8 @@ except SystemExit:
 code = cli.main(["status", "--admin", "http://127.0.0.1:1"])
 for argv in (["chat", "--to", "Agent/run", "--admin", "http://127.0.0.1:1", "--ingress", "http://127.0.0.1:1", "hi"],
              ["sessions", "show", "x:app", "k", "--object", "S", "--ingress", "http://127.0.0.1:1"],
-             ["approvals", "list", "--admin", "http://127.0.0.1:1"]):
+             ["approvals", "list", "--admin", "http://127.0.0.1:1"],
+             ["approvals", "list", "--namespace", "bank", "--admin", "http://127.0.0.1:1"]):
     cli.main(argv)
 heavy = sorted({name.split(".")[0] for name in sys.modules} & {"agents", "openai", "hypercorn", "restate"})
 print("status exit", code)

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from resilient_agents.engine.admin import query
 
-from ._types import APPROVALS_OBJECT, DECIDED_PREFIX, PENDING_PREFIX, PendingApproval
+from ._types import APPROVALS_OBJECT, DECIDED_PREFIX, PENDING_PREFIX, PendingApproval, registry_name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,8 +97,6 @@ def locate(
 
 def _where(namespace: str | None, tenant: str | None) -> str:
     if namespace:
-        from ._object import registry_name  # Needs the Restate SDK: only for a namespace.
-
         clause = f"service_name = {_literal(registry_name(namespace))}"
     else:
         clause = (

@@ -15,7 +15,6 @@ call also tells :func:`~resilient_agents.approvals.await_approval` in this proce
 from __future__ import annotations
 
 import os
-import re
 from datetime import timedelta
 
 import restate
@@ -37,6 +36,7 @@ from ._types import (
     DecidedStatus,
     DecideRequest,
     PendingApproval,
+    registry_name,
 )
 
 DECIDED_KEEP = 1000
@@ -48,8 +48,6 @@ _EXPIRY_GRACE = timedelta(minutes=1)
 """How long after its deadline an entry whose requester never concluded it (e.g. a crash loop) stays."""
 _ORDER = "decided-order"
 """State key: ``[[id, decided_at_ms], ...]`` of the remembered ended approvals, oldest first."""
-_NAME_PATTERN = re.compile(r"^([a-zA-Z]|_[a-zA-Z0-9])[a-zA-Z0-9._-]*$")
-"""Service names that restate-server 1.7.12 accepts (it rejects a deployment with any other)."""
 
 
 class _Expiry(BaseModel):
@@ -134,23 +132,6 @@ def approvals_object_name() -> str:
     ``Approvals``, or ``<namespace>.Approvals`` once :func:`approvals_object` was called with a namespace.
     """
     return _ACTIVE_NAME or APPROVALS_OBJECT
-
-
-def registry_name(namespace: str | None) -> str:
-    """The object name for ``namespace`` (``None`` or empty: ``Approvals``), checked against Restate's rules.
-
-    Raises:
-        ConfigurationError: The name would be rejected by restate-server at registration.
-    """
-    if not namespace:
-        return APPROVALS_OBJECT
-    name = f"{namespace}.{APPROVALS_OBJECT}"
-    if not _NAME_PATTERN.fullmatch(name):
-        raise ConfigurationError(
-            f"approvals namespace {namespace!r} makes the service name {name!r}, which Restate rejects: use letters, "
-            "digits, '.', '_' and '-', starting with a letter (e.g. 'bank' or 'acme.bank')"
-        )
-    return name
 
 
 def prune_decided(order: list[tuple[str, int]], now_ms: int) -> tuple[list[tuple[str, int]], list[str]]:

@@ -6,9 +6,12 @@ and what the CLI reads are the same JSON on every side.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from resilient_agents.errors import ConfigurationError
 
 APPROVALS_OBJECT = "Approvals"
 """Default name of the Virtual Object that lists the approvals (``<namespace>.Approvals`` with a namespace)."""
@@ -24,6 +27,26 @@ DECIDED_PREFIX = "decided:"
 
 DecidedStatus = Literal["approved", "rejected", "timed_out", "withdrawn"]
 """How an approval ended: decided by a person, passed its timeout, or withdrawn by its requester."""
+
+_NAME_PATTERN = re.compile(r"^([a-zA-Z]|_[a-zA-Z0-9])[a-zA-Z0-9._-]*$")
+"""Service names that restate-server 1.7.12 accepts (it rejects a deployment with any other)."""
+
+
+def registry_name(namespace: str | None) -> str:
+    """The object name for ``namespace`` (``None`` or empty: ``Approvals``), checked against Restate's rules.
+
+    Raises:
+        ConfigurationError: The name would be rejected by restate-server at registration.
+    """
+    if not namespace:
+        return APPROVALS_OBJECT
+    name = f"{namespace}.{APPROVALS_OBJECT}"
+    if not _NAME_PATTERN.fullmatch(name):
+        raise ConfigurationError(
+            f"approvals namespace {namespace!r} makes the service name {name!r}, which Restate rejects: use letters, "
+            "digits, '.', '_' and '-', starting with a letter (e.g. 'bank' or 'acme.bank')"
+        )
+    return name
 
 
 class ApprovalDecision(BaseModel):

@@ -70,3 +70,7 @@ def __getattr__(name: str) -> _typing.Any:
 
         return getattr(_serving, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *("load_app", "serve_app")])
