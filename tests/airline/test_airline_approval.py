@@ -54,14 +54,15 @@ def test_approval_survives_a_restart_and_history_is_readable_while_waiting(
     history = env.call("Airline/erin/history").json()  # Readable from outside while the turn waits.
     assert history["turn_running"] is True
     assert any(item.get("name") == "update_seat" for item in history["pending_items"])
-    assert main(["sessions", "show", "airline", "erin", "--ingress", env.engine.ingress_url]) == 0
-    assert "update_seat" in capsys.readouterr().out
+    urls = ["--ingress", env.engine.ingress_url, "--admin", env.engine.admin_url]
+    assert main(["sessions", "show", "airline", "erin", *urls]) == 0
+    shown = capsys.readouterr().out
+    assert "update_seat" in shown and "state: waiting: for an approval by a person (times out at" in shown, shown
 
     env.kill_service()
     env.restart_service()
     assert main(["approvals", "list", "--admin", env.engine.admin_url]) == 0
     assert pending[0]["id"] in capsys.readouterr().out
-    urls = ["--ingress", env.engine.ingress_url, "--admin", env.engine.admin_url]
     assert main(["approvals", "approve", pending[0]["id"], "--by", "carla", *urls]) == 0
 
     answer = env.attach(invocation)

@@ -70,7 +70,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
     if object_name is None:
         from ._targets import resolve_target
 
-        target = resolve_target(load_project(), args.app, None, None, DEFAULT_ADMIN).target
+        # The session object's name comes from the engine's admin API (the app is not imported).
+        target = resolve_target(load_project(), args.app, None, args.admin, DEFAULT_ADMIN).target
         if target.keyed is False:
             print(
                 f"error: app {args.app!r} has no sessions (it talks to the stateless handler "
