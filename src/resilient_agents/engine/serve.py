@@ -93,6 +93,25 @@ def _write_status(fd: int | None, line: str) -> None:
         os.write(fd, (line + "\n").encode())
 
 
+def _prewarm() -> None:
+    """Do, while the spare waits, what the first request would otherwise do lazily (about 0.1-0.2 s).
+
+    The OpenAI client imports its API resources, streaming events and HTTP/2 stack on first use and builds an
+    SSL context per client; a promoted spare serves a resumed turn at once, so it pays that up front. Only
+    when the app already imported ``openai``; nothing is sent anywhere.
+    """
+    if "openai" not in sys.modules:
+        return
+    try:
+        import openai
+        import openai.lib.streaming.responses  # Imported for its side effect: a warm module cache.
+
+        client = openai.AsyncOpenAI(api_key="standby-warm-up", base_url="http://127.0.0.1:9/v1")
+        _ = (client.responses, client.chat.completions)
+    except Exception as error:  # A warm-up only: serving works without it.
+        print(f"resilient-agents serve: warm-up skipped ({error!r})", file=sys.stderr, flush=True)
+
+
 def _wait_until_port_free(host: str, port: int) -> None:
     """A spare is promoted right after the serving process died; wait (briefly) until its port is free."""
     if port == 0:
@@ -145,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
 
     if standby is not None:
+        _prewarm()
         print(f"{STANDBY_PREFIX}pid {os.getpid()}: {args.app} imported, waiting for go", flush=True)
         _write_status(args.status_fd, "standby")
         try:
