@@ -106,7 +106,7 @@ class Kill:
 class UpRun:
     """One ``resilient-agents up --app weather`` (through ``--as-up``) on free ports and a fresh data dir."""
 
-    def __init__(self, standby: bool, data_dir: Path, model_url: str) -> None:
+    def __init__(self, standby: bool, data_dir: Path, model_url: str, *, bytecode: bool = True) -> None:
         self.standby = standby
         self.data_dir = data_dir
         used: set[int] = set()
@@ -125,6 +125,11 @@ class UpRun:
             "OPENAI_AGENTS_DISABLE_TRACING": "1",
             "WEATHER_API_DELAY": "0",
         }
+        if not bytecode:
+            # An empty cache directory instead of the __pycache__ folders: every import compiles its source, as
+            # on an install without compiled bytecode (PYTHONDONTWRITEBYTECODE keeps it empty).
+            env["PYTHONPYCACHEPREFIX"] = str(data_dir / "empty-pycache")
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bench.recovery", AS_UP, "on" if standby else "off",
              "up", "--app", "weather", "--data-dir", str(data_dir),
@@ -233,12 +238,11 @@ def one_kill(run: UpRun, model: HeldWeatherModel, client: httpx.Client, not_befo
     return Kill(back=back - killed, resumed=model.last_request_at - killed, answer=at - killed)
 
 
-def measure(
-    standby: bool, kills: int, warmup: int, spacing: float, base_dir: Path, model: HeldWeatherModel, url: str
-) -> list[Kill]:
-    """Start ``up`` (standby or cold), run ``warmup`` plain turns, then ``kills`` timed kills; stop ``up``."""
+def measure(standby: bool, args: argparse.Namespace, base_dir: Path, model: HeldWeatherModel, url: str) -> list[Kill]:
+    """Start ``up`` (standby or cold), run the warm-up turns, then the timed kills; stop ``up``."""
     name = "standby" if standby else "cold"
-    run = UpRun(standby, base_dir / name, url)
+    kills, warmup, spacing = args.kills, args.warmup, args.spacing
+    run = UpRun(standby, base_dir / name, url, bytecode=not args.no_bytecode)
     try:
         started = time.perf_counter()
         run.wait_ready()
@@ -297,11 +301,16 @@ def header_lines(args: argparse.Namespace, isolated: bool) -> Iterator[str]:
     version = binary_version(binary) if binary is not None else None
     network = "loopback-only network namespace" if isolated else "plain loopback (no network namespace allowed)"
     yield f"engine: restate-server {version or '(unknown version)'}, single node, {network}"
-    bytecode = "off (PYTHONDONTWRITEBYTECODE set)" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "on"
+    if args.no_bytecode:
+        bytecode = "none (--no-bytecode: every import compiles its source)"
+    else:
+        bytecode = "as installed (__pycache__ read" + (
+            ", not written)" if os.environ.get("PYTHONDONTWRITEBYTECODE") else ")"
+        )
     yield (
         f"{args.kills} kills per variant after {args.warmup} warm-up turn(s), {args.spacing:g} s apart "
         f"(supervisor: restart at once, then backoff until the service stayed up {RestartPolicy().reset_after:g} s); "
-        f"writing bytecode: {bytecode}"
+        f"bytecode: {bytecode}"
     )
     yield "  standby  ServiceProcess(standby=True): a warm spare (app imported) is promoted"
     yield "  cold     ServiceProcess(standby=False): a new process imports the app (the Agents SDK included)"
@@ -322,6 +331,11 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         f"{RestartPolicy().reset_after:g}) the kills meet its crash-loop backoff",
     )
     parser.add_argument(
+        "--no-bytecode",
+        action="store_true",
+        help="make `up` and its service compile every import from source (no compiled bytecode installed)",
+    )
+    parser.add_argument(
         "--only", choices=("standby", "cold"), default=None, help="run one variant only (default: both)"
     )
     parser.add_argument(
@@ -338,9 +352,7 @@ def run_bench(args: argparse.Namespace, isolated: bool) -> None:
         base_dir = args.base_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-recovery-")))
         server = stack.enter_context(ModelServer(model))
         results = {
-            ("standby" if standby else "cold"): measure(
-                standby, args.kills, args.warmup, args.spacing, base_dir, model, server.base_url
-            )
+            ("standby" if standby else "cold"): measure(standby, args, base_dir, model, server.base_url)
             for standby in variants
         }
     for line in header_lines(args, isolated):
