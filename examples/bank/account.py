@@ -25,7 +25,11 @@ STATE_KEY = "account"
 _DATA_SERDE: PydanticSerde[AccountData] = PydanticSerde(AccountData)
 _DEFAULT_CATEGORY_LIMIT = 20
 
-account = restate.VirtualObject(ACCOUNT_OBJECT, description="A customer's bank account, keyed by customer id.")
+# Reached only by the bank's agent tools and services, never from the ingress: a caller must not move money by
+# posting to /Account/<someone>/withdraw (the session object checks who may talk to which customer's agent).
+account = restate.VirtualObject(
+    ACCOUNT_OBJECT, description="A customer's bank account, keyed by customer id.", ingress_private=True
+)
 
 
 class MonthQuery(BaseModel):

@@ -142,4 +142,7 @@ session = loop_session_object(
     authorize=_authorize,
 )
 
-app = restate.app(services=[session, account, transfers, loan_approval, approvals_object()])
+SERVICES = [session, account, transfers, loan_approval, approvals_object()]
+"""Everything the bank deploys (a test app adds a back-office service to these)."""
+
+app = restate.app(services=SERVICES)

@@ -28,7 +28,9 @@ AUTO_APPROVE_LIMIT = 5_000.0
 TIMEOUT_ENV = "BANK_LOAN_APPROVAL_TIMEOUT_SECONDS"
 """Environment variable: how long a large request waits for a decision (seconds)."""
 
-loan_approval = restate.Workflow(LOAN_WORKFLOW, description="Approves loan requests; large ones by a person.")
+loan_approval = restate.Workflow(
+    LOAN_WORKFLOW, description="Approves loan requests; large ones by a person.", ingress_private=True
+)
 
 
 class LoanRequest(BaseModel):

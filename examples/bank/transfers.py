@@ -30,7 +30,9 @@ BLOCKED_RECIPIENTS = frozenset({"mallory"})
 MAX_TRANSFER = 10_000.0
 """The largest single transfer, in currency units."""
 
-transfers = restate.Service(TRANSFERS_SERVICE, description="Money transfers between customers, as sagas.")
+transfers = restate.Service(
+    TRANSFERS_SERVICE, description="Money transfers between customers, as sagas.", ingress_private=True
+)
 
 
 class TransferRequest(BaseModel):

@@ -28,8 +28,8 @@ def quote_tool_outputs(request: ParsedRequest) -> Reply:
 
 
 def open_account(env: AgentTestEnv, customer: str) -> None:
-    """Create a customer's account (with its demo data) by asking for its balance directly."""
-    assert env.call(f"Account/{customer}/balance").status_code == 200
+    """Create a customer's account (with its demo data) through the test app's back office (Account is private)."""
+    assert env.call("Staff/open_account", customer).status_code == 200
 
 
 def test_prompt_injection_cannot_reach_another_customers_account(bank_env: Callable[..., AgentTestEnv]) -> None:
