@@ -77,3 +77,24 @@ def test_without_a_secret_the_demo_stays_open(bank_env: Callable[..., AgentTestE
     env = bank_env()
     env.scripted.push(Reply.say("Hello."))
     assert post(env, "BankSession/carol/message", "hi").json() == "Hello."
+
+
+def test_the_cli_sends_the_session_token_when_the_secret_is_set(
+    bank_env: Callable[..., AgentTestEnv], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from resilient_agents.cli import main
+
+    env = bank_env(env={SESSION_SECRET_ENV: SECRET})
+    urls = ["--ingress", env.engine.ingress_url, "--admin", env.engine.admin_url]
+    env.scripted.push(Reply.say("Hello dave."))
+    monkeypatch.delenv(SESSION_SECRET_ENV, raising=False)
+    assert main(["chat", "--to", "BankSession/message", "--session", "dave", *urls, "hi"]) == 1
+    assert "HTTP 401" in capsys.readouterr().err  # No secret, no token: refused.
+    wrong = f"{SESSION_TOKEN_HEADER}={session_token(SECRET, 'erin')}"
+    assert main(["chat", "--to", "BankSession/message", "--session", "dave", "--header", wrong, *urls, "hi"]) == 1
+    assert "HTTP 403" in capsys.readouterr().err
+    monkeypatch.setenv(SESSION_SECRET_ENV, SECRET)
+    assert main(["chat", "--to", "BankSession/message", "--session", "dave", *urls, "hi"]) == 0
+    assert capsys.readouterr().out.strip() == "Hello dave."
+    assert main(["sessions", "show", "x", "dave", "--object", "BankSession", *urls]) == 0
+    assert "Hello dave." in capsys.readouterr().out

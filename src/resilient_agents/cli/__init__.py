@@ -20,6 +20,7 @@ from resilient_agents.errors import ConfigurationError, ResilientAgentsError
 
 from ._approvals import add_approvals_parser
 from ._apps import load_project, read_up_state, running_up_state
+from ._headers import add_header_argument, caller_headers
 from ._invocations import add_invocations_parser
 from ._sessions import add_sessions_parser
 
@@ -119,6 +120,7 @@ def _add_chat_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--admin", help=f"admin URL, to find the app's services (default: from `up`, else {DEFAULT_ADMIN})"
     )
     chat.add_argument("--timeout", type=_positive_seconds, default=300.0, help="seconds to wait for the answer")
+    add_header_argument(chat)
     chat.set_defaults(func=_cmd_chat)
 
 
@@ -181,7 +183,9 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     path = target.path(args.session if keyed else None)
     if args.is_async or args.stream:
         path += "/send"
-    headers = {"content-type": "application/json"} if target.takes_input else {}
+    headers = caller_headers(args.headers, args.session if keyed else None)
+    if target.takes_input:
+        headers["content-type"] = "application/json"
     if args.idempotency_key:
         headers["idempotency-key"] = args.idempotency_key
     content = json.dumps(args.message) if target.takes_input else None

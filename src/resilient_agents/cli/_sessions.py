@@ -13,7 +13,7 @@ import datetime as _dt
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 import httpx
@@ -22,6 +22,7 @@ from resilient_agents.engine.admin import query
 from resilient_agents.errors import EngineError
 
 from ._apps import STATE_FILE, find_project_root, load_project
+from ._headers import add_header_argument, caller_headers
 from ._invocations import (
     Invocation,
     default_admin,
@@ -56,6 +57,7 @@ def add_sessions_parser(subparsers: argparse._SubParsersAction[argparse.Argument
     show.add_argument("--json", dest="as_json", action="store_true", help="print the raw JSON history")
     show.add_argument("--ingress", help=f"ingress URL (default: from `up`, else {DEFAULT_INGRESS})")
     show.add_argument("--admin", help=f"admin URL, for the session's state (default: from `up`, else {DEFAULT_ADMIN})")
+    add_header_argument(show)
     show.set_defaults(func=_cmd_show)
     listing = actions.add_parser("list", help="the sessions (object keys with a conversation) and their turns")
     listing.add_argument("app", nargs="?", help="the app whose session object to list (default: every session object)")
@@ -82,7 +84,12 @@ def _cmd_show(args: argparse.Namespace) -> int:
         object_name = target.service
     admin = default_admin(args.admin)
     return sessions_show(
-        args.ingress or _default_ingress(), object_name, args.key, as_json=args.as_json, admin_url=admin
+        args.ingress or _default_ingress(),
+        object_name,
+        args.key,
+        as_json=args.as_json,
+        admin_url=admin,
+        headers=caller_headers(args.headers, args.key),
     )
 
 
@@ -98,7 +105,15 @@ def _default_ingress() -> str:
     return url if isinstance(url, str) and url else DEFAULT_INGRESS
 
 
-def sessions_show(ingress_url: str, object_name: str, key: str, *, as_json: bool, admin_url: str | None = None) -> int:
+def sessions_show(
+    ingress_url: str,
+    object_name: str,
+    key: str,
+    *,
+    as_json: bool,
+    admin_url: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> int:
     """Fetch ``POST {ingress}/{object}/{key}/history`` and print it; with ``admin_url``, then the session's state.
 
     Args:
@@ -108,6 +123,7 @@ def sessions_show(ingress_url: str, object_name: str, key: str, *, as_json: bool
         as_json: Print the handler's JSON as it is instead of the readable conversation.
         admin_url: The admin API; when given, a last line says whether the session is idle, running, waiting
             (for what) or failing (with what); see :func:`session_state`. (Not with ``as_json``.)
+        headers: Headers to send, e.g. the session token of an app that checks who calls which session.
 
     Returns:
         The exit code: 0 on success, 1 when the ingress cannot be reached or answers with an error.
@@ -115,7 +131,7 @@ def sessions_show(ingress_url: str, object_name: str, key: str, *, as_json: bool
     url = f"{ingress_url.rstrip('/')}/{object_name}/{key}/history"
     try:
         # The handler takes no input: the ingress rejects a request that has a body or a content type.
-        response = httpx.post(url, timeout=30.0)
+        response = httpx.post(url, headers=dict(headers or {}), timeout=30.0)
     except httpx.HTTPError as error:
         print(f"error: cannot reach the Restate ingress at {ingress_url} ({error}); is the stack up?", file=sys.stderr)
         return 1
