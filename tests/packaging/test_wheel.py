@@ -39,7 +39,6 @@ import json
 
 from agents import Agent
 
-from resilient_agents.config import ModelConfig
 from resilient_agents.openai_agents import agent_service, durable_app, durable_tool
 
 
@@ -54,7 +53,7 @@ async def get_weather(city: str) -> str:
 
 
 agent = Agent(name="Mine", instructions="Answer weather questions with the get_weather tool.", tools=[get_weather])
-app = durable_app([agent_service(agent, name="Agent", run_config=lambda: ModelConfig.from_env().run_config())])
+app = durable_app([agent_service(agent, name="Agent")])
 '''
 
 

@@ -15,7 +15,7 @@ from resilient_agents._durable import RawBytes, fast_retry_policy, parse_user_me
 from resilient_agents._progress import install as _install_progress_driver
 
 from ._runner import DurableRunner
-from ._settings import DurableSettings
+from ._settings import DurableSettings, turn_run_config
 
 DEFAULT_MAX_MESSAGE_CHARS = 32_000
 
@@ -88,6 +88,7 @@ def agent_service(
         agent: The agent that answers.
         name: The Restate service name.
         run_config: Builds the SDK run configuration for each turn (model provider, model name, tracing).
+            Default: the model the environment configures (:mod:`resilient_agents.config`), else the SDK's.
         settings: Input limits, retry settings and the invocation retry policy.
         description: Shown in the Restate UI.
         stream: Run each turn with :meth:`DurableRunner.run_streamed`: model calls stream from the provider and
@@ -108,7 +109,7 @@ def agent_service(
     @service.handler(name="run", input_serde=RawBytes(), accept="*/*")
     async def run(ctx: restate.Context, body: bytes) -> Any:
         message = parse_message(body, cfg.max_message_chars)
-        config = run_config() if run_config is not None else None
+        config = turn_run_config(run_config)
         if stream:
             streamed = DurableRunner.run_streamed(agent, message, run_config=config, settings=cfg.durable)
             async for _ in streamed.stream_events():

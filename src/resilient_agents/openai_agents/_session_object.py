@@ -22,6 +22,7 @@ from resilient_agents.errors import ConfigurationError
 from ._runner import DurableRunner, _reachable_agents
 from ._service import ServiceSettings, answer_value, parse_message
 from ._session import CONTEXT_STATE_KEY, SESSION_STATE_KEY, RestateSession, SessionRecord, read_session_record
+from ._settings import turn_run_config
 
 
 def session_object(
@@ -53,6 +54,7 @@ def session_object(
         agents: More agents that may answer (those reachable from ``agent`` through handoffs are found
             automatically); a stored current agent is looked up by name among all of them.
         run_config: Builds the SDK run configuration for each turn (model provider, model name, tracing).
+            Default: the model the environment configures (:mod:`resilient_agents.config`), else the SDK's.
         settings: Input limits, retry settings and the invocation retry policy.
         description: Shown in the Restate UI.
         context: Builds the run context of a new session from its key (a pydantic model, e.g. the
@@ -89,7 +91,7 @@ def session_object(
             text,
             registry,
             agent,
-            run_config() if run_config is not None else None,
+            turn_run_config(run_config),
             cfg,
             run_context=run_context,
         )

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from resilient_agents._durable import RetrySettings
+from resilient_agents.config import ModelConfig, model_configured
+
+if TYPE_CHECKING:
+    from agents import RunConfig
 
 __all__ = ["DurableSettings", "RetrySettings"]
 
@@ -29,3 +34,23 @@ class DurableSettings:
     def llm_retry_for(self, agent_name: str) -> RetrySettings:
         """Return the model-call retry settings of the agent called ``agent_name``."""
         return self.llm_retry_by_agent.get(agent_name, self.llm_retry)
+
+
+_configured: list[RunConfig] = []
+
+
+def turn_run_config(build: Callable[[], RunConfig] | None) -> RunConfig | None:
+    """The run configuration of one turn of ``agent_service`` / ``session_object``.
+
+    The app's own ``run_config`` when it gives one; else, when the environment configures a model (the variables
+    of :mod:`resilient_agents.config`, which ``resilient-agents up`` sets for its offline model too), the run
+    configuration built from them, once per process so its HTTP client and connection pool are reused; else
+    ``None``: the Agents SDK's own defaults.
+    """
+    if build is not None:
+        return build()
+    if not _configured:
+        if not model_configured():
+            return None
+        _configured.append(ModelConfig.from_env().run_config())
+    return _configured[0]
