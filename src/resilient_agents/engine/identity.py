@@ -96,7 +96,7 @@ def _crypto() -> Any:
     return serialization, ed25519
 
 
-def base58(data: bytes) -> str:
+def _base58(data: bytes) -> str:
     """Encode ``data`` in base58 (Bitcoin alphabet), as Restate's public key strings are."""
     number = int.from_bytes(data, "big")
     digits: list[str] = []
@@ -121,7 +121,7 @@ def public_key_string(raw: bytes) -> str:
     """
     if len(raw) != 32:
         raise ConfigurationError(f"an ed25519 public key has 32 bytes, got {len(raw)}")
-    return _PUBLIC_KEY_PREFIX + base58(raw)
+    return _PUBLIC_KEY_PREFIX + _base58(raw)
 
 
 def load_or_create_identity(directory: Path) -> RequestIdentity:
