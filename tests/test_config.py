@@ -164,7 +164,7 @@ def _status_error(status: int, url: str) -> openai.APIStatusError:
 )
 def test_a_404_is_terminal_and_names_the_url_with_a_hint(url: str, hint: str) -> None:
     mapped = classify_model_error(_status_error(404, url))
-    assert isinstance(mapped, TerminalAgentError) and mapped.status_code == 404
+    assert isinstance(mapped, TerminalAgentError) and mapped.status_code == 502 and "HTTP 404" in str(mapped)
     assert url in str(mapped) and hint in str(mapped) and hint in not_found_hint(url)
 
 

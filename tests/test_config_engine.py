@@ -91,7 +91,7 @@ def test_a_base_url_without_v1_fails_the_turn_at_once_naming_the_url(
     invocation = env.send("Agent/run", "What is the weather in Detroit?")
     response = env.attach(invocation)
 
-    assert response.status_code == 404, response.text  # Terminal: no backoff for 10 minutes.
+    assert response.status_code == 502, response.text  # Terminal: no backoff for 10 minutes.
     text = response.text
     assert f"{proxy.url}/responses" in text and "HTTP 404" in text and "not retried" in text
     assert f"OPENAI_BASE_URL='{proxy.url}/v1'" in text  # The usual fix, spelled out.

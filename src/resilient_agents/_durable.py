@@ -174,8 +174,9 @@ def error_for_status(status: int, message: str, headers: Mapping[str, str], host
 
     Returns:
         For 408/409/425/429 and 5xx a :class:`RetryableError` when the server sent ``retry-after``, else a
-        :class:`ModelUnavailableError`; a :class:`TerminalAgentError` for every other status (a 404 too: a
-        wrong base URL or an unknown model name is not fixed by waiting).
+        :class:`ModelUnavailableError`; a :class:`TerminalAgentError` with HTTP status 502 (the upstream model
+        server refused; the message names its status) for every other status (a 404 too: a wrong base URL or
+        an unknown model name is not fixed by waiting).
     """
     text = f"model request{_where(host, url)} failed with HTTP {status}: {message}"
     if status in _RETRYABLE_STATUS or status >= 500:
@@ -190,7 +191,8 @@ def error_for_status(status: int, message: str, headers: Mapping[str, str], host
             f"{text.rstrip('. ')}. Check the API key (OPENAI_API_KEY / ANTHROPIC_API_KEY): the server refused it "
             f"(a base URL set without a key sends the placeholder {NO_KEY!r})"
         )
-    return TerminalAgentError(f"{text} (not retried: the same request would fail again)", status_code=status)
+    # 502: the model server (upstream) refused; its own status (a 404, a 401) would read as the caller's mistake.
+    return TerminalAgentError(f"{text} (not retried: the same request would fail again)", status_code=502)
 
 
 def not_found_hint(url: str) -> str:

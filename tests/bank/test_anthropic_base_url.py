@@ -84,7 +84,7 @@ def test_a_404_from_the_model_server_fails_the_turn_naming_the_url(
     invocation = env.send("BankSession/alice/message", "What is my balance?")
     response = env.attach(invocation)
 
-    assert response.status_code == 404, response.text  # Terminal at once: no backoff for 10 minutes.
+    assert response.status_code == 502, response.text  # Terminal at once: no backoff for 10 minutes.
     assert proxy.host in response.text and "HTTP 404" in response.text and hint in response.text
     assert "not retried" in response.text
     assert env.invocation_status(invocation) == "completed"
