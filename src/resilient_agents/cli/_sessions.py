@@ -35,6 +35,7 @@ from ._invocations import (
     sql_literal,
     table,
 )
+from ._usage import usage_lines
 
 DEFAULT_INGRESS = "http://127.0.0.1:8080"
 DEFAULT_ADMIN = "http://127.0.0.1:9070"
@@ -114,7 +115,8 @@ def sessions_show(
     admin_url: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> int:
-    """Fetch ``POST {ingress}/{object}/{key}/history`` and print it; with ``admin_url``, then the session's state.
+    """Fetch ``POST {ingress}/{object}/{key}/history`` and print it, then the tokens per turn and in total
+    (see :func:`~resilient_agents.cli._usage.usage_lines`); with ``admin_url``, then the session's state.
 
     Args:
         ingress_url: The Restate ingress, e.g. ``http://127.0.0.1:8080``.
@@ -143,6 +145,8 @@ def sessions_show(
         print(json.dumps(history, indent=2, ensure_ascii=False))
     else:
         print("\n".join(format_history(history, object_name)))
+        for line in usage_lines(history.get("usage") if isinstance(history, dict) else None):
+            print(line)
         if admin_url is not None:
             _print_state(admin_url, object_name, key)
     return 0

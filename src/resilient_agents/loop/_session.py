@@ -6,7 +6,7 @@ Handlers of a session object named ``S``:
 * ``interrupt`` (shared): a user message that cannot wait. It cancels the running turn (if any) and then runs as
   ``message``; the new turn sees the interrupted turn's history, so nothing is lost.
 * ``remind`` (exclusive): adds ``Reminder: <text>`` to the history; the target of delayed sends (reminders).
-* ``history`` (shared): the :class:`SessionSnapshot`, readable while a turn runs.
+* ``history`` (shared): the :class:`SessionSnapshot` plus the session's token ``usage``, readable while a turn runs.
 
 The running turn's invocation id is kept under :data:`RUNNING_TURN_KEY` so that ``interrupt`` knows what to cancel.
 """
@@ -14,12 +14,15 @@ The running turn's invocation id is kept under :data:`RUNNING_TURN_KEY` so that 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import restate
 
 from resilient_agents._progress import install as install_progress_driver
+from resilient_agents._usage_state import history_usage, read_usage, write_turn_usage
 from resilient_agents.access import SessionAuthorizer, check_session_access
+from resilient_agents.usage import ModelPrice, SessionUsage
 
 from ._agent import LoopAgent
 from ._input import RawBytes, parse_user_message
@@ -70,9 +73,11 @@ class _Session:
         client: ClientSource,
         cfg: LoopSettings,
         authorize: SessionAuthorizer | None = None,
+        prices: Mapping[str, ModelPrice] | None = None,
     ) -> None:
         self.name = name
         self.authorize = authorize
+        self.prices = prices
         self.registry = agent_registry(agents, start_agent)
         self.start_agent = start_agent
         self.models = LazyClient(client)
@@ -107,6 +112,7 @@ class _Session:
         async def checkpoint(current: TurnState) -> None:
             ctx.set(SESSION_STATE_KEY, _snapshot(current, running=True), serde=_SNAPSHOT_SERDE)
 
+        usage = await read_usage(ctx)
         ctx.set(RUNNING_TURN_KEY, state.invocation_id)
         await checkpoint(state)
         try:
@@ -114,18 +120,25 @@ class _Session:
         except restate.TerminalError as error:
             if not is_cancellation(error):
                 # The turn failed for good (e.g. the max-turns guard): keep what happened, mark the turn over.
-                self._finish(ctx, state)
+                self._finish(ctx, state, usage)
                 raise
             # Interrupted: keep the history consistent (every tool call answered) for the next turn.
             close_open_calls(state)
             await _mark_interrupted(ctx, state)
             answer = self.cfg.interrupted_message
-        self._finish(ctx, state)
+        self._finish(ctx, state, usage)
         return answer
 
-    def _finish(self, ctx: restate.ObjectContext, state: TurnState) -> None:
+    def _finish(self, ctx: restate.ObjectContext, state: TurnState, usage: SessionUsage) -> None:
         ctx.set(SESSION_STATE_KEY, _snapshot(state, running=False), serde=_SNAPSHOT_SERDE)
+        write_turn_usage(ctx, usage, state.usage)
         ctx.clear(RUNNING_TURN_KEY)
+
+    async def history(self, ctx: restate.ObjectSharedContext) -> dict[str, Any]:
+        self.check(ctx)
+        answer = (await self.load(ctx)).model_dump(mode="json")
+        answer["usage"] = await history_usage(ctx, self.prices)
+        return answer
 
     async def interrupt(self, ctx: restate.ObjectSharedContext, body: bytes) -> str:
         self.check(ctx)
@@ -164,6 +177,7 @@ def loop_session_object(
     retry_policy: restate.InvocationRetryPolicy | None = None,
     description: str | None = None,
     authorize: SessionAuthorizer | None = None,
+    prices: Mapping[str, ModelPrice] | None = None,
 ) -> restate.VirtualObject:
     """Build a session: a Virtual Object keyed by session id (e.g. the customer id) that runs agent turns.
 
@@ -177,8 +191,9 @@ def loop_session_object(
       :attr:`LoopSettings.interrupted_message`; the new turn sees both messages.
     * ``remind`` (exclusive): a :class:`Reminder` in; adds ``Reminder: <text>`` to the history. The target of
       reminder tools (:func:`delayed_send_tool` with ``handler="remind"``).
-    * ``history`` (shared): the :class:`SessionSnapshot` (history, current agent, whether a turn is running);
-      readable while a turn runs.
+    * ``history`` (shared): the :class:`SessionSnapshot` (history, current agent, whether a turn is running)
+      plus ``usage``, the tokens of each turn and the session's total (see :mod:`resilient_agents.usage`, kept
+      under the state key ``usage``); readable while a turn runs.
 
     Tools on Virtual Objects (:func:`object_tool`) are called with this object's key: the session's identity.
     So whoever may call ``/<name>/<key>/...`` acts as that customer: pass ``authorize`` (e.g.
@@ -197,6 +212,8 @@ def loop_session_object(
         description: Shown in the Restate UI.
         authorize: Who may use a session: ``authorize(key, headers) -> bool`` (see
             :data:`~resilient_agents.access.SessionAuthorizer`); None lets every caller of the ingress in.
+        prices: Model prices in US dollars per million tokens, for the cost that ``history`` shows; by default
+            the table in ``RESILIENT_AGENTS_PRICES`` (see :func:`resilient_agents.usage.load_prices`).
 
     Returns:
         The Virtual Object; bind it into a ``restate.app``.
@@ -204,7 +221,7 @@ def loop_session_object(
     Raises:
         ValueError: If agent names repeat, ``start_agent`` is unknown, or a handoff names an unknown agent.
     """
-    session = _Session(name, agents, start_agent, client, settings or LoopSettings(), authorize)
+    session = _Session(name, agents, start_agent, client, settings or LoopSettings(), authorize, prices)
     install_progress_driver()  # Tasks awaiting durable futures at once must not stall (see _progress).
     obj = restate.VirtualObject(
         name,
@@ -224,9 +241,8 @@ def loop_session_object(
     async def remind(ctx: restate.ObjectContext, reminder: Reminder) -> None:
         await session.remind(ctx, reminder)
 
-    @obj.handler(name="history", kind="shared", output_serde=_SNAPSHOT_SERDE)
-    async def history(ctx: restate.ObjectSharedContext) -> SessionSnapshot:
-        session.check(ctx)
-        return await session.load(ctx)
+    @obj.handler(name="history", kind="shared")
+    async def history(ctx: restate.ObjectSharedContext) -> dict[str, Any]:
+        return await session.history(ctx)
 
     return obj

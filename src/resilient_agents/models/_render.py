@@ -110,7 +110,11 @@ def _token_counts(reply: Reply, request: ParsedRequest) -> tuple[int, int]:
         parts.append(message.text)
         parts.extend(call.arguments_json for call in message.tool_calls)
     output = (reply.text or "") + "".join(call.name + call.arguments_json for call in reply.tool_calls)
-    return estimate_tokens("".join(parts)), estimate_tokens(output)
+    estimated = estimate_tokens("".join(parts)), estimate_tokens(output)
+    return (
+        estimated[0] if reply.input_tokens is None else reply.input_tokens,
+        estimated[1] if reply.output_tokens is None else reply.output_tokens,
+    )
 
 
 def _call_id(call: ToolCall, ids: IdFactory, prefix: str = "call") -> str:

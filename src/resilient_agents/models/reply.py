@@ -61,12 +61,17 @@ class Reply:
         hold: For a streamed answer (``"stream": true``): called in the server's thread once the first text
             delta has been sent; the rest of the stream waits until it returns. Tests hold a reply mid-stream
             with it (``hold=release.wait``). Ignored for answers that are not streamed.
+        input_tokens: The prompt tokens reported in the response's usage; ``None`` estimates them from the
+            request's text (about four characters a token).
+        output_tokens: The completion tokens reported; ``None`` estimates them from the reply's text.
     """
 
     text: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()
     model: str | None = None
     hold: Callable[[], object] | None = field(default=None, compare=False, repr=False)
+    input_tokens: int | None = None
+    output_tokens: int | None = None
 
     @classmethod
     def say(cls, text: str) -> Reply:

@@ -168,6 +168,11 @@ class RestateSession:
 
     # -- turn bookkeeping (used by session_object) ---------------------------------------------------------
 
+    @property
+    def context(self) -> restate.ObjectContext:
+        """The exclusive handler's context this session reads and writes through."""
+        return self._ctx
+
     async def record(self) -> SessionRecord:
         """Return the stored record (read from state once, then kept in memory; treat it as read-only)."""
         return await self._load()

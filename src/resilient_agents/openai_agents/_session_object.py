@@ -5,7 +5,7 @@ Private module.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import restate
@@ -16,13 +16,16 @@ from pydantic import BaseModel
 
 from resilient_agents._durable import RawBytes
 from resilient_agents._progress import install as _install_progress_driver
+from resilient_agents._usage_state import history_usage, read_usage, write_turn_usage
 from resilient_agents.access import SessionAuthorizer, check_session_access
 from resilient_agents.errors import ConfigurationError
+from resilient_agents.usage import ModelPrice, UsageTally
 
 from ._runner import DurableRunner, _reachable_agents
 from ._service import ServiceSettings, answer_value, parse_message
 from ._session import CONTEXT_STATE_KEY, SESSION_STATE_KEY, RestateSession, SessionRecord, read_session_record
 from ._settings import turn_run_config
+from ._usage import count_response
 
 
 def session_object(
@@ -35,6 +38,7 @@ def session_object(
     description: str | None = None,
     context: Callable[[str], BaseModel] | None = None,
     authorize: SessionAuthorizer | None = None,
+    prices: Mapping[str, ModelPrice] | None = None,
 ) -> restate.VirtualObject:
     """Build a Restate Virtual Object that keeps one conversation per object key.
 
@@ -45,8 +49,9 @@ def session_object(
       :meth:`DurableRunner.run` and a :class:`RestateSession`. The agent that spoke last answers the next
       message. Messages to one key run one at a time, in arrival order.
     * ``history`` (shared): the stored conversation as JSON (see :func:`history_json`); it answers at once,
-      also while a turn runs or is suspended.
-    * ``clear`` (exclusive): forget the conversation and the current agent.
+      also while a turn runs or is suspended. Its ``usage`` field holds the tokens of each turn and the
+      session's total (see :mod:`resilient_agents.usage`), kept under the state key ``usage``.
+    * ``clear`` (exclusive): forget the conversation and the current agent (the usage stays).
 
     Args:
         agent: The agent that answers the first message.
@@ -65,6 +70,8 @@ def session_object(
             :func:`~resilient_agents.access.hmac_session_authorizer`), called first thing in ``message``,
             ``history`` and ``clear``; a refusal (HTTP 401/403) reads and changes nothing. None lets every
             caller of the ingress in.
+        prices: Model prices in US dollars per million tokens, for the cost that ``history`` shows; by default
+            the table in ``RESILIENT_AGENTS_PRICES`` (see :func:`resilient_agents.usage.load_prices`).
 
     Returns:
         The Virtual Object; bind it into a ``restate.app``.
@@ -102,6 +109,7 @@ def session_object(
         answer = history_json(ctx.key(), await read_session_record(ctx), default_agent=agent.name)
         if context is not None:
             answer["context"] = (await load_context(ctx, context)).model_dump(mode="json")  # type: ignore[union-attr]
+        answer["usage"] = await history_usage(ctx, prices)
         return answer
 
     @obj.handler(name="clear")
@@ -162,6 +170,8 @@ async def run_session_turn(
     """
     record = await session.record()
     agent = registry.get(record.current_agent or "", start)
+    usage_before = await read_usage(session.context)
+    hooks = _SessionHooks(session, run_config)
     await session.begin_turn()
     try:
         result = await DurableRunner.run(
@@ -170,12 +180,14 @@ async def run_session_turn(
             context=run_context,
             run_config=run_config,
             session=session,
-            hooks=_SessionHooks(session),
+            hooks=hooks,
             settings=settings.durable,
         )
     except restate.TerminalError:  # DurableRunner turns the SDK's failures into TerminalAgentError.
+        write_turn_usage(session.context, usage_before, hooks.usage)
         await session.end_turn(None, completed=False)
         raise
+    write_turn_usage(session.context, usage_before, hooks.usage)
     await session.end_turn(result.last_agent.name)
     return answer_value(result.final_output)
 
@@ -205,15 +217,19 @@ def history_json(key: str, record: SessionRecord, *, default_agent: str) -> dict
 
 
 class _SessionHooks(RunHooks[Any]):
-    """Keeps the session's current agent and in-progress model output up to date during a run."""
+    """Keeps the session's current agent and in-progress model output up to date during a run, and counts
+    the turn's model usage (``usage``; written by :func:`run_session_turn` at the end of the turn)."""
 
-    def __init__(self, session: RestateSession) -> None:
+    def __init__(self, session: RestateSession, run_config: RunConfig | None = None) -> None:
         self._session = session
+        self._run_config = run_config
+        self.usage = UsageTally()
 
     async def on_agent_start(self, context: AgentHookContext[Any], agent: Agent[Any]) -> None:
         await self._session.note_agent(agent.name)
 
     async def on_llm_end(self, context: RunContextWrapper[Any], agent: Agent[Any], response: ModelResponse) -> None:
+        count_response(self.usage, agent, self._run_config, response)
         items = response.to_input_items()
         # A plain answer is added by the SDK right away; only output that waits for tools is worth a write.
         if any(item.get("type") != "message" for item in items):

@@ -54,5 +54,6 @@ async def call_model(ctx: restate.Context, state: TurnState) -> ModelTurn:
 
     options = state.settings.llm_retry.run_options(_TURN_SERDE)
     turn = await ctx.run_typed(f"llm: {agent.name} #{state.llm_calls}", complete, options)
+    state.usage.add(turn.model or agent.model.model, turn.input_tokens, turn.output_tokens)
     state.append(ChatMessage(role="assistant", text=turn.text or "", tool_calls=turn.tool_calls, agent=agent.name))
     return turn

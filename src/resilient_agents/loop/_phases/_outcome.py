@@ -6,6 +6,8 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TypeAlias
 
+from resilient_agents.usage import UsageTally
+
 from .._agent import LoopAgent
 from .._client import ModelClient
 from .._settings import LoopSettings
@@ -66,6 +68,8 @@ class TurnState:
     """The Restate invocation id of the turn (passed to tools in their :class:`LoopToolContext`)."""
     llm_calls: int = 0
     """Model calls made in this turn; numbers the ``llm:`` journal steps."""
+    usage: UsageTally = dataclasses.field(default_factory=UsageTally)
+    """Tokens of this turn's model responses (as journaled, so a replay counts the same)."""
 
     def append(self, *messages: ChatMessage) -> None:
         """Append messages to the history."""
