@@ -224,7 +224,8 @@ def _cost(entry: ModelTokens | TurnUsage, prices: Mapping[str, ModelPrice]) -> f
     price = price_for(entry.model, prices)
     if price is None:
         return None
-    return (entry.input_tokens * price.input + entry.output_tokens * price.output) / 1_000_000
+    # Rounded to a millionth of a cent: the float noise of the division is not a cost.
+    return round((entry.input_tokens * price.input + entry.output_tokens * price.output) / 1_000_000, 8)
 
 
 def usage_json(usage: SessionUsage, prices: Mapping[str, ModelPrice] | None = None) -> dict[str, Any]:
@@ -252,7 +253,7 @@ def usage_json(usage: SessionUsage, prices: Mapping[str, ModelPrice] | None = No
         cost for cost, entry in zip(costs, usage.by_model, strict=True) if entry.input_tokens or entry.output_tokens
     ]
     if used and all(cost is not None for cost in used):
-        answer["total"]["cost_usd"] = sum(cost for cost in used if cost is not None)
+        answer["total"]["cost_usd"] = round(sum(cost for cost in used if cost is not None), 8)
     return answer
 
 
