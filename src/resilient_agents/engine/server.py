@@ -72,6 +72,12 @@ class EngineConfig:
     """PEM file of an ed25519 private key: the engine signs every request to a service with it, and services
     started with the matching public key refuse unsigned requests (see :mod:`resilient_agents.engine.identity`)."""
 
+    tracing_endpoint: str | None = None
+    """Where the engine exports its own OpenTelemetry spans (ingress, invocation, attempts), e.g.
+    ``http+json+otlp://127.0.0.1:4318`` (OTLP/HTTP JSON), ``http+otlp://...`` (OTLP/HTTP protobuf) or
+    ``http://host:4317`` (OTLP gRPC). Services join these traces: the engine passes a ``traceparent`` header
+    to every attempt (see :mod:`resilient_agents._tracing`). ``None``: no export."""
+
     extra_env: dict[str, str] = field(default_factory=dict)
     """More environment variables for the server (``RESTATE_<KEY>`` with ``__`` for nesting); they win over ours.
 
@@ -179,6 +185,8 @@ class EngineConfig:
         if self.fail_fast:
             env["RESTATE_DEFAULT_RETRY_POLICY__MAX_ATTEMPTS"] = "1"
             env["RESTATE_DEFAULT_RETRY_POLICY__ON_MAX_ATTEMPTS"] = "kill"
+        if self.tracing_endpoint:
+            env["RESTATE_TRACING_ENDPOINT"] = self.tracing_endpoint
         if self.request_identity_key is not None:
             env[ENGINE_PRIVATE_KEY_ENV] = str(Path(self.request_identity_key).absolute())
         env.update(self.extra_env)

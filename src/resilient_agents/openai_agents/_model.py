@@ -8,7 +8,9 @@ transparent, so the same agent still works with a plain ``agents.Runner.run``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from agents.items import ModelResponse, TResponseInputItem, TResponseStreamEvent
@@ -16,6 +18,7 @@ from agents.models.interface import Model, ModelProvider, ModelTracing
 from openai.types.responses.response_prompt_param import ResponsePromptParam
 from restate.serde import Serde
 
+from resilient_agents import _tracing
 from resilient_agents._durable import TypeAdapterSerde
 
 from ._context import RunState, current_run, durable_context
@@ -59,10 +62,12 @@ class DurableModel(Model):
     ) -> ModelResponse:
         """Call the wrapped model once per journal step; on replay return the journaled response."""
         run = current_run()
+        span_parent = _tracing.parent() if run is not None else None
+        step = run.next_llm_step_name(durable_context()) if run is not None else ""
 
         async def call() -> JournaledModelResponse:
-            try:
-                response = await self.wrapped.get_response(
+            with model_span(span_parent, self.wrapped, step, run, system_instructions, input) as span:
+                response = await self._call_wrapped(
                     system_instructions,
                     input,
                     model_settings,
@@ -74,16 +79,48 @@ class DurableModel(Model):
                     conversation_id=conversation_id,
                     prompt=prompt,
                 )
-            except Exception as error:
-                mapped = classify_model_error(error, _host_of(self.wrapped))
-                if mapped is error:
-                    raise
-                raise mapped from error
+                record_response(span, response)
             return JournaledModelResponse.from_model_response(response)
 
         if run is None:
             return (await call()).to_model_response()
-        return await _journaled_call(run, call)
+        response = await _journaled_call(run, step, call)
+        _tracing.note_tool_batch(sum(1 for item in response.output if getattr(item, "type", "") == "function_call"))
+        return response
+
+    async def _call_wrapped(
+        self,
+        system_instructions: str | None,
+        input: str | list[TResponseInputItem],
+        model_settings: ModelSettings,
+        tools: list[Tool],
+        output_schema: AgentOutputSchemaBase | None,
+        handoffs: list[Handoff],
+        tracing: ModelTracing,
+        *,
+        previous_response_id: str | None,
+        conversation_id: str | None,
+        prompt: ResponsePromptParam | None,
+    ) -> ModelResponse:
+        """One call of the wrapped model; a provider failure is sorted into retried and terminal."""
+        try:
+            return await self.wrapped.get_response(
+                system_instructions,
+                input,
+                model_settings,
+                tools,
+                output_schema,
+                handoffs,
+                tracing,
+                previous_response_id=previous_response_id,
+                conversation_id=conversation_id,
+                prompt=prompt,
+            )
+        except Exception as error:
+            mapped = classify_model_error(error, _host_of(self.wrapped))
+            if mapped is error:
+                raise
+            raise mapped from error
 
     def stream_response(
         self,
@@ -123,7 +160,15 @@ class DurableModel(Model):
         if run is None:
             return open_stream()
         options = run.settings.llm_retry_for(run.current_agent).run_options(_JOURNAL_SERDE)
-        return journaled_stream(run, open_stream, options, _host_of(self.wrapped))
+        span_parent = _tracing.parent()
+
+        @contextmanager
+        def traced(step: str) -> Iterator[Callable[[ModelResponse], None]]:
+            with model_span(span_parent, self.wrapped, step, run, system_instructions, input) as span:
+                yield functools.partial(record_response, span)
+
+        events = journaled_stream(run, open_stream, options, _host_of(self.wrapped), traced)
+        return _noting_tool_batch(events) if span_parent is not None else events
 
     def get_retry_advice(self, request: ModelRetryAdviceRequest) -> ModelRetryAdvice | None:
         """Delegate retry advice to the wrapped model."""
@@ -134,11 +179,56 @@ class DurableModel(Model):
         await self.wrapped.close()
 
 
-async def _journaled_call(run: RunState, call: _Call) -> ModelResponse:
+async def _noting_tool_batch(events: AsyncIterator[TResponseStreamEvent]) -> AsyncIterator[TResponseStreamEvent]:
+    """Pass the events on; at the completed response, note its number of tool calls for the tool spans."""
+    async for event in events:
+        if event.type == "response.completed":
+            output = event.response.output
+            _tracing.note_tool_batch(sum(1 for item in output if getattr(item, "type", "") == "function_call"))
+        yield event
+
+
+async def _journaled_call(run: RunState, step: str, call: _Call) -> ModelResponse:
     ctx = durable_context()
     options = run.settings.llm_retry_for(run.current_agent).run_options(_JOURNAL_SERDE)
-    journaled: JournaledModelResponse = await ctx.run_typed(run.next_llm_step_name(ctx), call, options)
+    journaled: JournaledModelResponse = await ctx.run_typed(step, call, options)
     return journaled.to_model_response()
+
+
+@contextmanager
+def model_span(
+    span_parent: _tracing.Parent | None,
+    model: Model,
+    step: str,
+    run: RunState | None,
+    system_instructions: str | None,
+    input: str | list[TResponseInputItem],
+) -> Iterator[_tracing.SpanHandle]:
+    """The span of one execution of a model call (opened inside the journaled step: replays emit none)."""
+    if run is None:
+        yield _tracing.SpanHandle(None)
+        return
+    agent, name, host = run.current_agent, _model_name(model), _host_of(model)
+    with _tracing.model_call(span_parent, step=step, agent=agent, model=name, host=host) as span:
+        span.set_content("input.value", {"instructions": system_instructions, "input": input})
+        yield span
+
+
+def record_response(span: _tracing.SpanHandle, response: ModelResponse) -> None:
+    """Put a model response's tokens, finish reason and (opted in) output on its span."""
+    if span.span is None:
+        return
+    span.usage(response.usage.input_tokens, response.usage.output_tokens)
+    calls = any(getattr(item, "type", "") == "function_call" for item in response.output)
+    span.set("gen_ai.response.finish_reasons", ["tool_calls" if calls else "stop"])
+    span.set("gen_ai.response.id", response.response_id)
+    if _tracing.content_enabled():
+        span.set_content("output.value", [item.model_dump(mode="json", exclude_unset=True) for item in response.output])
+
+
+def _model_name(model: Model) -> str | None:
+    name = getattr(model, "model", None)
+    return str(name) if name else None
 
 
 class DurableModelProvider(ModelProvider):
@@ -177,7 +267,7 @@ def as_durable(model: Model) -> DurableModel:
 
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine
+    from collections.abc import Coroutine
     from typing import Any
 
     _Call = Callable[[], Coroutine[Any, Any, JournaledModelResponse]]

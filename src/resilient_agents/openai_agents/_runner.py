@@ -25,6 +25,7 @@ from agents.run_error_handlers import RunErrorHandlers
 from agents.run_state import RunState as SdkRunState
 from agents.tool import Tool
 
+from resilient_agents import _tracing
 from resilient_agents._progress import install as _install_progress_driver
 
 from ._context import InvocationCancelled, RunState, bind_run, current_run, durable_context, leaving_error
@@ -87,11 +88,11 @@ class DurableRunner:
         Raises:
             ResilientAgentsError: When called outside a Restate handler.
         """
-        durable_context()  # Fail early, with a clear message, outside a handler.
+        ctx = durable_context()  # Fail early, with a clear message, outside a handler.
         config = _prepare(starting_agent, run_config)
         nested = current_run() is not None
         state = RunState(settings=settings or DurableSettings(), current_agent=starting_agent.name)
-        with bind_run(state):
+        with _tracing.turn(ctx, agent=starting_agent.name, path="openai-agents"), bind_run(state):
             entering = _ENTERING.set(True)
             try:
                 return await Runner.run(
@@ -290,6 +291,7 @@ class _NamingHooks(RunHooks[Any]):
             await self._inner.on_agent_end(context, agent, output)
 
     async def on_handoff(self, context: RunContextWrapper[Any], from_agent: Agent[Any], to_agent: Agent[Any]) -> None:
+        _tracing.handoff(None, from_agent.name, to_agent.name)
         if self._inner is not None:
             await self._inner.on_handoff(context, from_agent, to_agent)
 

@@ -11,6 +11,7 @@ import restate
 from agents import Agent, RunConfig
 from pydantic_core import to_jsonable_python
 
+from resilient_agents import _tracing
 from resilient_agents._durable import RawBytes, fast_retry_policy, parse_user_message
 from resilient_agents._progress import install as _install_progress_driver
 
@@ -110,12 +111,13 @@ def agent_service(
     async def run(ctx: restate.Context, body: bytes) -> Any:
         message = parse_message(body, cfg.max_message_chars)
         config = turn_run_config(run_config)
-        if stream:
-            streamed = DurableRunner.run_streamed(agent, message, run_config=config, settings=cfg.durable)
-            async for _ in streamed.stream_events():
-                pass  # The deltas reach clients through the side channel.
-            return answer_value(streamed.final_output)
-        result = await DurableRunner.run(agent, message, run_config=config, settings=cfg.durable)
-        return answer_value(result.final_output)
+        with _tracing.turn(ctx, agent=agent.name, path="openai-agents"):
+            if stream:
+                streamed = DurableRunner.run_streamed(agent, message, run_config=config, settings=cfg.durable)
+                async for _ in streamed.stream_events():
+                    pass  # The deltas reach clients through the side channel.
+                return answer_value(streamed.final_output)
+            result = await DurableRunner.run(agent, message, run_config=config, settings=cfg.durable)
+            return answer_value(result.final_output)
 
     return service

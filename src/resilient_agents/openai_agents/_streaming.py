@@ -25,6 +25,7 @@ import json
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -234,6 +235,7 @@ def journaled_stream(
     open_stream: Callable[[], AsyncIterator[TResponseStreamEvent]],
     options: RunOptions[JournaledModelResponse],
     host: str,
+    traced: Callable[[str], AbstractContextManager[Callable[[ModelResponse], None]]] | None = None,
 ) -> AsyncIterator[TResponseStreamEvent]:
     """One streamed model call as one journaled step (see the module docstring).
 
@@ -242,6 +244,8 @@ def journaled_stream(
         open_stream: Starts the provider's stream (``Model.stream_response`` of the wrapped model).
         options: The step's retry options and serde.
         host: The model server's host, for error messages.
+        traced: Opens the span of one execution of the step (given the step name); it yields a function that
+            records the response on the span.
 
     Returns:
         The events for the SDK: the provider's events as they come (none on replay), then one
@@ -255,6 +259,12 @@ def journaled_stream(
     async def call() -> JournaledModelResponse:
         attempt = HUB.begin_step(invocation_id, step)
         where = {"step": step, "attempt": attempt}
+        with traced(step) if traced is not None else nullcontext(_ignore) as record:
+            response = await attempt_once(where)
+            record(response)
+        return JournaledModelResponse.from_model_response(response)
+
+    async def attempt_once(where: dict[str, Any]) -> ModelResponse:
         try:
             response = await _read_stream(open_stream(), live, lambda delta: HUB.publish(invocation_id, delta | where))
         except Exception as error:
@@ -264,10 +274,14 @@ def journaled_stream(
                 raise
             raise mapped from error
         HUB.publish(invocation_id, {"type": "llm_end", **where})
-        return JournaledModelResponse.from_model_response(response)
+        return response
 
     future = ctx.run_typed(step, call, options)
     return _events_of_step(future, live)
+
+
+def _ignore(response: ModelResponse) -> None:
+    return None
 
 
 async def _events_of_step(

@@ -18,10 +18,12 @@ error handler. Outside a durable run it is a plain function tool.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import inspect
 import typing
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, overload
 
 import restate
@@ -29,6 +31,7 @@ from agents import FunctionTool, function_tool
 from agents.tool import ToolErrorFunction
 from agents.tool_context import ToolContext
 
+from resilient_agents import _tracing
 from resilient_agents._durable import unique_step_name
 
 from ._context import InvocationCancelled, RunState, current_run, durable_context, is_cancellation
@@ -159,8 +162,9 @@ def _journaled(entry: RegisteredTool, retry: RetrySettings | None) -> ToolFuncti
         run = current_run()
         if run is None:
             return await call()
+        traced = _Traced(_tracing.parent(), tool_ctx.tool_call_id, _tracing.tool_batch())
         try:
-            return await _durable_call(entry, retry, run, tool_ctx, call)
+            return await _durable_call(entry, retry, run, tool_ctx, call, traced)
         except restate.TerminalError as error:
             if is_cancellation(error):
                 raise InvocationCancelled() from error  # Past the SDK's tool error handler, to the runner.
@@ -176,15 +180,42 @@ async def _durable_call(
     run: RunState,
     tool_ctx: ToolContext[Any],
     call: Callable[[], Awaitable[Any]],
+    traced: _Traced,
 ) -> Any:
     """Run one call of a durable tool inside a durable run."""
     if entry.own_invocation:
-        return await call()  # Its durable actions are journaled one by one, in the turn.
-    return await _call_as_step(entry, retry or run.settings.tool_retry, tool_ctx, call)
+        # Its durable actions are journaled one by one, in the turn; a call that starts while the engine
+        # replays ran (at least partly) in an earlier attempt, and its span is not emitted again.
+        if _tracing.is_replaying():
+            return await call()
+        with traced.span(entry.name, f"tool: {entry.name}", tool_ctx):
+            return await call()
+    return await _call_as_step(entry, retry or run.settings.tool_retry, tool_ctx, call, traced)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Traced:
+    """What a tool's span needs from the task that started the call."""
+
+    parent: _tracing.Parent | None
+    call_id: str | None
+    batch_size: int | None
+
+    @contextlib.contextmanager
+    def span(self, name: str, step: str, tool_ctx: ToolContext[Any]) -> Iterator[_tracing.SpanHandle]:
+        with _tracing.tool_call(
+            self.parent, step=step, name=name, call_id=self.call_id, batch_size=self.batch_size
+        ) as span:
+            span.set_content("input.value", tool_ctx.tool_arguments)
+            yield span
 
 
 async def _call_as_step(
-    entry: RegisteredTool, settings: RetrySettings, tool_ctx: ToolContext[Any], call: Callable[[], Awaitable[Any]]
+    entry: RegisteredTool,
+    settings: RetrySettings,
+    tool_ctx: ToolContext[Any],
+    call: Callable[[], Awaitable[Any]],
+    traced: _Traced,
 ) -> Any:
     """One journaled step ``tool: <name>``; it journals the output *and* the run context after the body.
 
@@ -192,13 +223,16 @@ async def _call_as_step(
     is applied instead, and the turn continues from the same context either way.
     """
 
+    ctx = durable_context()
+    name = unique_step_name(ctx, f"tool: {entry.name}")
+
     async def step() -> Any:
-        output = await run_body(entry, call)
+        with traced.span(entry.name, name, tool_ctx) as span:  # Inside the step: a replay emits no span.
+            output = await run_body(entry, call)
+            span.set_content("output.value", output)
         after = entry.context_adapter().dump_python(tool_ctx.context, mode="json") if entry.takes_context else None
         return JournaledToolResult(output=output, context=after).model_dump(mode="json")
 
-    ctx = durable_context()
-    name = unique_step_name(ctx, f"tool: {entry.name}")
     result = JournaledToolResult.from_journal(await ctx.run_typed(name, step, settings.run_options(JSON_SERDE)))
     if entry.takes_context and result.context is not None:
         # Live, the body already changed the context (nothing differs); on replay this re-applies its change.

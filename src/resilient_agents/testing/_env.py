@@ -73,6 +73,9 @@ class AgentTestEnv:
             :meth:`repeated_step_names`). Turn it off only for a test that writes such a journal on purpose.
         unchecked_services: Services whose journals that check skips: ones served by code that is not ours
             (Restate's ``restate.ext.openai`` names every model call ``call LLM``).
+        tracing_endpoint: Where the engine exports its OpenTelemetry spans (``EngineConfig.tracing_endpoint``,
+            e.g. ``http+json+otlp://127.0.0.1:<port>``); the service's own export is set through ``env``
+            (``OTEL_EXPORTER_OTLP_ENDPOINT``).
     """
 
     def __init__(
@@ -86,6 +89,7 @@ class AgentTestEnv:
         pythonpath: list[Path] | None = None,
         check_step_names: bool = True,
         unchecked_services: Collection[str] = (),
+        tracing_endpoint: str | None = None,
     ) -> None:
         self.base_dir = Path(base_dir)
         self.check_step_names = check_step_names
@@ -99,6 +103,7 @@ class AgentTestEnv:
                 admin_port=0,
                 node_port=0,
                 always_replay=always_replay,
+                tracing_endpoint=tracing_endpoint,
             )
         )
         self._app = app
