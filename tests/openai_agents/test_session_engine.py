@@ -96,7 +96,10 @@ def texts(items: list[dict[str, Any]], role: str) -> list[str]:
 
 
 def stored_record(env: AgentTestEnv, key: str) -> dict[str, Any]:
-    rows = env.query(f"SELECT key, value_utf8 FROM state WHERE service_name = '{OBJECT}' AND service_key = '{key}'")
+    rows = env.query(
+        f"SELECT key, value_utf8 FROM state WHERE service_name = '{OBJECT}' AND service_key = '{key}' "
+        "AND key = 'agents_session'"  # The conversation; the session's token usage is a key of its own.
+    )
     assert len(rows) == 1, rows
     record: dict[str, Any] = json.loads(rows[0]["value_utf8"])
     return record
