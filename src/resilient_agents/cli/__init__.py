@@ -93,6 +93,8 @@ def _add_up_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     up.add_argument(
         "--api", choices=["responses", "chat"], help="wire API of the model server (default from RESILIENT_AGENTS_API)"
     )
+    up.add_argument("--trace", action="store_true", help="start a local trace viewer; engine and app send spans to it")
+    up.add_argument("--trace-port", type=int, default=4318, help="trace viewer port, OTLP and web (default: 4318)")
     up.set_defaults(func=_cmd_up)
 
 
@@ -152,6 +154,8 @@ def _cmd_up(args: argparse.Namespace) -> int:
         offline=args.offline,
         model=args.model,
         api=args.api,
+        trace=args.trace,
+        trace_port=args.trace_port,
     )
     return run_up(options)
 

@@ -37,9 +37,11 @@ from resilient_agents.errors import ConfigurationError, EngineError
 from resilient_agents.models import DemoModel, ModelServer
 from resilient_agents.models.reply import Fault, Reply
 from resilient_agents.models.request import ParsedRequest, Responder
+from resilient_agents.traceview import DEFAULT_PORT, TraceViewer
 
 from ._apps import STATE_FILE, AppConfig, load_demo_rules, load_demo_templates
 from ._targets import ServiceInfo, call_lines, choose_target, fetch_services
+from ._trace import service_trace_env, trace_lines
 
 LOGS_DIR = "logs"
 ENGINE_LOG = "engine.log"
@@ -84,6 +86,9 @@ class UpOptions:
     offline: bool = False
     model: str | None = None
     api: str | None = None
+    trace: bool = False
+    """Start the local trace viewer and send the engine's and the service's spans to it."""
+    trace_port: int = DEFAULT_PORT
 
 
 class Stack:
@@ -95,6 +100,7 @@ class Stack:
         self.model_server: ModelServer | None = None
         self.engine: RestateServer | None = None
         self.service: ServiceProcess | None = None
+        self.trace_viewer: TraceViewer | None = None
         self.services: list[ServiceInfo] = []
         """The app's services and handlers, as the engine lists them after registration."""
         self.supervisor = Supervisor(self._say, policy, changed=self._write_state)
@@ -115,6 +121,10 @@ class Stack:
         # Request identity: the engine signs every request to the service, which refuses unsigned ones (401).
         identity = load_or_create_identity(opts.data_dir)
         service_env.update(identity.service_env())
+        if opts.trace:
+            self.trace_viewer = viewer = TraceViewer(port=opts.trace_port)
+            self._step("trace viewer", lambda: viewer.start())
+            service_env.update(service_trace_env(viewer, opts.app.name))
         self.engine = RestateServer(
             EngineConfig(
                 base_dir=opts.data_dir,
@@ -122,6 +132,7 @@ class Stack:
                 admin_port=opts.admin_port,
                 node_port=opts.node_port,
                 request_identity_key=identity.private_key_path,
+                tracing_endpoint=self.trace_viewer.engine_endpoint if self.trace_viewer else None,
             ),
             binary=binary,
             log_path=self.logs / ENGINE_LOG,
@@ -265,6 +276,7 @@ class Stack:
             "service_state": "restarting" if self.supervisor.restarting(SERVICE) else "running",
             "service_restarts": self.supervisor.restarts(SERVICE),
             "logs": str(self.logs),
+            "trace_url": self.trace_viewer.url if self.trace_viewer else None,
         }
         # Written whole and renamed, so `status` never reads half a file.
         path = self.options.data_dir / STATE_FILE
@@ -286,6 +298,7 @@ class Stack:
             ("service", self.service.stop if self.service else None),
             ("engine", self.engine.stop if self.engine else None),
             ("offline model", self.model_server.stop if self.model_server else None),
+            ("trace viewer", self.trace_viewer.stop if self.trace_viewer else None),
         ):
             if stopper is not None:
                 try:
@@ -342,6 +355,8 @@ def _print_ready(stack: Stack, say: Callable[[str], None]) -> None:
         "kill -9 either mid-turn and watch the turn resume"
     )
     say(f"  logs in {stack.logs}")
+    for line in trace_lines(stack.trace_viewer) if stack.trace_viewer else []:
+        say(line)
     say("  handlers (curl the ingress, or `resilient-agents chat`):")
     for line in call_lines(stack.services, ingress):
         say(f"    {line}")
