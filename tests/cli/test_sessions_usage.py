@@ -161,3 +161,19 @@ def test_sessions_show_prints_the_tokens_after_the_conversation(
     assert out[3] == "tokens:"
     assert out[5].split() == ["1", "scripted", "1", "40", "4", "$0.000044"]  # The service's price.
     assert out[6].split() == ["total", "1", "40", "4", "$0.000044"]
+
+
+def test_usage_module_exports_exactly_its_public_members() -> None:
+    import types
+
+    import resilient_agents.usage as module
+
+    public = {
+        name
+        for name in dir(module)
+        if not name.startswith("_")
+        and not isinstance(getattr(module, name), types.ModuleType)
+        and str(getattr(getattr(module, name), "__module__", module.__name__)) == module.__name__
+    }
+    constants = {name for name in dir(module) if name.isupper() and not name.startswith("_")}
+    assert set(module.__all__) == (public | constants) - {"annotations"}
