@@ -158,6 +158,27 @@ def test_the_processes_exit_when_their_parent_is_killed(tmp_path: Path, gate: Pa
             parent.stdout.close()
 
 
+def test_a_spare_never_serves_code_older_than_the_source(tmp_path: Path, gate: Path) -> None:
+    app_file = tmp_path / "edited_app.py"
+    app_file.write_text((REPO_ROOT / "tests" / "engine" / "greeter_app.py").read_text())
+    service = _service(tmp_path, gate, app=f"{app_file}:app").start()
+    try:
+        assert service.wait_for_spare(60)
+        spare = service.spare_pid
+        # The developer edits the app after the spare imported it, then the service crashes.
+        app_file.write_text(app_file.read_text().replace('restate.Service("Greeter")', 'restate.Service("Edited")'))
+        service.kill()
+        service.start()
+        assert service.pid != spare  # Not the stale spare: a fresh process that imported the edited file.
+        manifest = httpx.get(
+            f"{service.url}/discover", headers={"accept": "application/vnd.restate.endpointmanifest.v2+json"}
+        )
+        assert '"Edited"' in manifest.text and '"Greeter"' not in manifest.text
+        assert f"pid {spare} not promoted: {app_file.resolve()} changed" in service.log_path.read_text()
+    finally:
+        service.stop()
+
+
 def test_a_spare_that_cannot_import_the_app_fails_the_start_with_its_error(tmp_path: Path, gate: Path) -> None:
     service = _service(tmp_path, gate, app="no_such_module_xyz:app")
     with pytest.raises(EngineError, match=r"(?s)exited with code 2.*no_such_module_xyz"):

@@ -88,6 +88,8 @@ class Spare:
         """True once the child has imported the app and waits for ``go`` (or serves)."""
         self.url: str | None = None
         """The URL it serves, once promoted and listening."""
+        self.stale = False
+        """True when it refused to serve because the app's source changed since it imported it (it exits)."""
         self._finalizer = weakref.finalize(self, _discard, self.process, read_fd)
 
     @property
@@ -118,7 +120,7 @@ class Spare:
             timeout: Seconds to wait at most.
 
         Returns:
-            True once it serves; False when it exited (see the log) or did not listen in time.
+            True once it serves; False when it exited (see the log and :attr:`stale`) or did not listen in time.
         """
         stdin = self.process.stdin
         assert stdin is not None
@@ -163,6 +165,8 @@ class Spare:
             word, _, rest = line.decode("utf-8", "replace").partition(" ")
             if word == "standby":
                 self.warm = True
+            elif word == "stale":
+                self.stale = True
             elif word == "ready":
                 self.warm = True
                 self.url = rest.strip()

@@ -33,8 +33,10 @@ class ServiceProcess(ChildProcess):
     importing the Agents SDK takes seconds) and waits. When the serving process has died, :meth:`start`
     promotes the spare, which binds the same port and serves within milliseconds, and starts a new spare
     in the background. Both processes read a pipe from this process on their standard input, so they also
-    exit when this process dies, even by ``kill -9``. Both write to ``log_path``; the ``serve`` lines name
-    their pid. Not thread-safe: call it from one thread.
+    exit when this process dies, even by ``kill -9``. A spare never serves code older than what is on disk:
+    when a source file of the app or the project changed after it imported it, a fresh process is started
+    instead (a cold restart). Both write to ``log_path``; the ``serve`` lines name their pid. Not thread-safe:
+    call it from one thread.
 
     Args:
         app_spec: The app as ``module:attribute`` or ``path/to/file.py:attribute``.
@@ -228,15 +230,21 @@ class ServiceProcess(ChildProcess):
         self._retire_serving()
         if spare is None:
             spare = self._new_spare()
-        if not spare.promote(timeout):
+        promoted = spare.promote(timeout)
+        if not promoted and spare.stale:
+            spare.discard()  # It imported code that has changed since: start one that imports it afresh.
+            spare = self._new_spare()
+            promoted = spare.promote(timeout)
+        if not promoted:
             exited = not spare.alive
             spare.discard()
             self._log_offset = spare.log_offset
-            reason = (
-                f"exited with code {spare.process.returncode}"
-                if exited
-                else f"did not accept connections within {timeout:g} s"
-            )
+            if spare.stale:
+                reason = "saw its source files change while it imported them"
+            elif exited:
+                reason = f"exited with code {spare.process.returncode}"
+            else:
+                reason = f"did not accept connections within {timeout:g} s"
             raise EngineError(
                 f"service {self.app_spec!r} {reason}; fix the error below (or raise the timeout).\n"
                 f"Last lines of {str(self.log_path)!r}:\n{self.log_tail()}"

@@ -9,7 +9,8 @@ With ``--standby`` the process is a warm spare (see ``ServiceProcess(standby=Tru
 waits for the line ``go`` on its standard input before it binds the port and serves. Its standard input is a
 pipe from the parent, so when the parent exits (even by ``kill -9``) the pipe closes and the process exits too:
 at once while it waits, gracefully (as on SIGINT) once it serves. ``--status-fd`` names a descriptor on which
-it writes ``standby`` once the app is imported and ``ready <url>`` once the port listens.
+it writes ``standby`` once the app is imported and ``ready <url>`` once the port listens, or ``stale`` (and
+exits) when told to serve after a source file of the app or project changed since it imported it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import contextlib
 import os
 import signal
 import sys
+import sysconfig
 import threading
 import time
 from collections.abc import Sequence
@@ -112,6 +114,35 @@ def _prewarm() -> None:
         print(f"resilient-agents serve: warm-up skipped ({error!r})", file=sys.stderr, flush=True)
 
 
+def _user_module_files() -> list[str]:
+    """The source files of the imported modules that are not the standard library's or installed packages'."""
+    installed = {
+        os.path.realpath(path)
+        for name in ("stdlib", "platstdlib", "purelib", "platlib")
+        if (path := sysconfig.get_paths().get(name))
+    }
+    files: list[str] = []
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if not isinstance(path, str):
+            continue
+        real = os.path.realpath(path)
+        if not any(real.startswith(prefix + os.sep) for prefix in installed):
+            files.append(real)
+    return files
+
+
+def _changed_source(imported_at_ns: int) -> str | None:
+    """The first app or project source file changed (or deleted) since the import began, or None."""
+    for path in _user_module_files():
+        try:
+            if os.stat(path).st_mtime_ns > imported_at_ns:
+                return path
+        except OSError:
+            return path
+    return None
+
+
 def _wait_until_port_free(host: str, port: int) -> None:
     """A spare is promoted right after the serving process died; wait (briefly) until its port is free."""
     if port == 0:
@@ -119,6 +150,33 @@ def _wait_until_port_free(host: str, port: int) -> None:
     deadline = time.monotonic() + _PORT_WAIT
     while not port_is_free(host, port) and time.monotonic() < deadline:
         time.sleep(0.005)
+
+
+def _stand_by(standby: _Standby, args: argparse.Namespace, imported_at_ns: int) -> bool:
+    """Warm up, say so, and wait for ``go``; False when the process is not needed after all.
+
+    A spare whose app (or project) source changed since it imported it would serve stale code: it says
+    ``stale`` and exits instead, and its parent starts a fresh process.
+    """
+    _prewarm()
+    print(f"{STANDBY_PREFIX}pid {os.getpid()}: {args.app} imported, waiting for go", flush=True)
+    _write_status(args.status_fd, "standby")
+    try:
+        if not standby.wait():
+            return False
+    except KeyboardInterrupt:
+        return False
+    changed = _changed_source(imported_at_ns)
+    if changed is not None:
+        print(
+            f"resilient-agents serve: pid {os.getpid()} not promoted: {changed} changed since it was imported; "
+            "a fresh process imports it",
+            flush=True,
+        )
+        _write_status(args.status_fd, "stale")
+        return False
+    print(f"resilient-agents serve: pid {os.getpid()} promoted, serving {args.host}:{args.port}", flush=True)
+    return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -157,22 +215,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # Watch the parent from the start: a spare whose parent dies while it imports must not linger.
     standby = _Standby() if args.standby else None
+    imported_at_ns = time.time_ns()
     try:
         app = load_app(args.app)
     except EngineError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return EXIT_USAGE
 
-    if standby is not None:
-        _prewarm()
-        print(f"{STANDBY_PREFIX}pid {os.getpid()}: {args.app} imported, waiting for go", flush=True)
-        _write_status(args.status_fd, "standby")
-        try:
-            if not standby.wait():
-                return EXIT_OK
-        except KeyboardInterrupt:
-            return EXIT_OK
-        print(f"resilient-agents serve: pid {os.getpid()} promoted, serving {args.host}:{args.port}", flush=True)
+    if standby is not None and not _stand_by(standby, args, imported_at_ns):
+        return EXIT_OK
 
     def ready(url: str) -> None:
         print(f"{READY_PREFIX}{url} ({args.app}, pid {os.getpid()})", flush=True)
