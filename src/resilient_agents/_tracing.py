@@ -42,15 +42,23 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONTENT_ENV",
+    "OpenSpan",
     "Parent",
     "SpanHandle",
+    "approval_wait",
     "content_enabled",
     "enabled",
     "handoff",
+    "host_of",
+    "is_replaying",
     "logical_span",
     "model_call",
+    "note_tool_batch",
     "parent",
+    "provider_of",
     "reset_for_tests",
+    "start_call_tool",
+    "tool_batch",
     "tool_call",
     "turn",
 ]
@@ -314,9 +322,10 @@ def logical_span(
 ) -> Iterator[SpanHandle]:
     """A span that may outlive an engine attempt (a turn, an approval wait), current while the block runs.
 
-    It ends when the block finishes, or fails with a ``TerminalError``; an attempt that ends otherwise
-    (suspended, retried, cancelled task) leaves it open, for the attempt that finishes it. Its span id is
-    derived from the invocation id and ``key``, the same in every attempt.
+    It ends when the block finishes live (not while the engine replays what an earlier attempt finished),
+    or fails with a ``TerminalError``; an attempt that ends otherwise (suspended, retried, cancelled task)
+    leaves it open, for the attempt that finishes it. Its span id is derived from the invocation id and
+    ``key``, the same in every attempt.
     """
     tracer = _get_tracer()
     if tracer is None:
@@ -326,6 +335,7 @@ def logical_span(
     from opentelemetry import context, trace
 
     parent_of_span = parent_ctx if parent_ctx is not None else parent(ctx)
+    attributes = _resumed(ctx, attributes, start_ns)
     token = _FORCED_SPAN_ID.set(_derived_span_id(ctx, key))
     try:
         span = tracer.start_span(name, context=parent_of_span, attributes=_clean(attributes), start_time=start_ns)
@@ -343,7 +353,8 @@ def logical_span(
     except BaseException:
         raise  # This attempt ends without finishing the span: the attempt that finishes the work ends it.
     else:
-        span.end()
+        if not is_replaying(ctx):  # Finished in an earlier attempt, which ended the span: do not repeat it.
+            span.end()
     finally:
         context.detach(attached)
 
@@ -398,6 +409,14 @@ def _turn_span(
         "resilient_agents.invocation_id": _invocation_id(ctx),
     }
     return logical_span(f"invoke_agent {agent}", ctx, "turn", attributes)
+
+
+def _resumed(ctx: Any, attributes: dict[str, Any], start_ns: int | None) -> dict[str, Any]:
+    """Mark a span that an attempt opens while replaying: the work began in an earlier attempt, and unless
+    ``start_ns`` comes from the journal, the span's start is when this attempt resumed it."""
+    if not is_replaying(ctx):
+        return attributes
+    return {**attributes, "resilient_agents.resumed": True, "resilient_agents.start_is_resume": start_ns is None}
 
 
 def _invocation_id(ctx: Any) -> str | None:
@@ -479,6 +498,117 @@ def handoff(ctx: Any, source: str, target: str) -> None:
         "openinference.span.kind": "CHAIN",
     }
     tracer.start_span(f"handoff {source} -> {target}", context=parent(ctx), attributes=attributes).end()
+
+
+class OpenSpan:
+    """A started span that outlives an engine attempt, ended explicitly (see :func:`start_call_tool`)."""
+
+    def __init__(self, span: Span) -> None:
+        self.handle = SpanHandle(span)
+
+    def finish(self, ctx: Any, error: BaseException | None = None) -> None:
+        """End the span if this attempt saw the work finish live; a replayed finish leaves it to the earlier one."""
+        span = self.handle.span
+        if span is None or is_replaying(ctx):
+            return
+        if error is not None:
+            _error_status(span, error)
+        self.handle.set("resilient_agents.outcome", "failed" if error is not None else "completed")
+        span.end()
+
+
+def start_call_tool(
+    ctx: Any, parent_ctx: Parent | None, *, step: str, name: str, call_id: str, batch_size: int
+) -> OpenSpan | None:
+    """Start the span of a tool call that is a call to a handler (it may wait across attempts).
+
+    Its span id is derived from the invocation and the call id, so every attempt names the same span; only
+    the attempt that sees the call complete live ends it (:meth:`OpenSpan.finish`).
+    """
+    tracer = _get_tracer()
+    if tracer is None:
+        return None
+    attributes: dict[str, Any] = {
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.name": name,
+        "gen_ai.tool.call.id": call_id,
+        "gen_ai.tool.type": "function",
+        "openinference.span.kind": "TOOL",
+        "tool.name": name,
+        "resilient_agents.step": step,
+        "resilient_agents.tool.batched": batch_size > 1,
+        "resilient_agents.tool.batch_size": batch_size,
+    }
+    attributes = _resumed(ctx, attributes, None)
+    token = _FORCED_SPAN_ID.set(_derived_span_id(ctx, f"tool/{call_id}"))
+    try:
+        return OpenSpan(tracer.start_span(f"execute_tool {name}", context=parent_ctx, attributes=attributes))
+    finally:
+        _FORCED_SPAN_ID.reset(token)
+
+
+def host_of(client: Any) -> str:
+    """``host:port`` of the model server a client talks to (``api.openai.com``); empty when it cannot be told."""
+    for candidate in (client, getattr(client, "wrapped", None)):
+        inner = getattr(candidate, "_client", None)
+        base_url = getattr(inner, "base_url", None)
+        host = getattr(base_url, "host", None)
+        if host:
+            port = getattr(base_url, "port", None)
+            return f"{host}:{port}" if port else str(host)
+        url = getattr(candidate, "_url", None)
+        if isinstance(url, str) and "//" in url:
+            return url.split("//", 1)[1].split("/", 1)[0]
+    return ""
+
+
+def provider_of(client: Any) -> str:
+    """The GenAI provider name of a loop model client (``openai`` or ``anthropic``)."""
+    inner = getattr(client, "wrapped", client)
+    return "anthropic" if "anthropic" in type(inner).__name__.lower() else "openai"
+
+
+def approval_wait(
+    ctx: Any, *, approval_id: str, tenant: str, created_at_ms: int, title: str
+) -> contextlib.AbstractContextManager[SpanHandle]:
+    """The span of waiting for a person's decision, from the journaled request time to the decision.
+
+    It covers the whole wait, across suspensions and service restarts: only the attempt that gets the
+    decision ends it, with the start time the first attempt journaled.
+    """
+    if _get_tracer() is None:
+        return contextlib.nullcontext(_NO_SPAN)
+    start_ns = created_at_ms * 1_000_000
+    _extend_current_start(start_ns)
+    attributes = {
+        "gen_ai.operation.name": "approval_wait",
+        "openinference.span.kind": "CHAIN",
+        "resilient_agents.approval.id": approval_id,
+        "resilient_agents.approval.tenant": tenant,
+    }
+    span = logical_span(f"approval_wait {approval_id}", ctx, f"approval/{approval_id}", attributes, start_ns=start_ns)
+    return _with_content(span, "resilient_agents.approval.title", title)
+
+
+@contextlib.contextmanager
+def _with_content(inner: contextlib.AbstractContextManager[SpanHandle], name: str, value: Any) -> Iterator[SpanHandle]:
+    with inner as span:
+        span.set_content(name, value)
+        yield span
+
+
+def _extend_current_start(start_ns: int) -> None:
+    """Move the current (turn) span's start back to ``start_ns`` when a child began in an earlier attempt.
+
+    A span that outlives an attempt is recreated by the attempt that ends it; a child that started earlier
+    (an approval requested before a restart) would otherwise start before its parent.
+    """
+    from opentelemetry import trace
+
+    span = trace.get_current_span()
+    started = getattr(span, "_start_time", None)
+    if isinstance(started, int) and started > start_ns:
+        span._start_time = start_ns  # type: ignore[attr-defined]  # The SDK's Span keeps it here; no setter.
 
 
 def _next_attempt(step: str) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 import restate
 from pydantic import ValidationError
 
+from resilient_agents import _tracing
 from resilient_agents._durable import TypeAdapterSerde as AdapterSerde
 from resilient_agents._durable import durable_time
 
@@ -211,6 +212,22 @@ async def _wait_and_conclude(
     timeout: timedelta,  # noqa: ASYNC109  (a durable timer)
 ) -> ApprovalDecision:
     """Wait for ``answer`` or ``timeout``, then settle the outcome with the approvals object and return it."""
+    with _tracing.approval_wait(
+        ctx, approval_id=approval.id, tenant=tenant, created_at_ms=approval.created_at_ms, title=approval.title
+    ) as span:
+        decision = await _settle(ctx, approval, tenant, answer, timeout)
+        span.set("resilient_agents.approval.approved", decision.approved)
+        span.set("resilient_agents.approval.timed_out", decision.timed_out)
+        return decision
+
+
+async def _settle(
+    ctx: restate.Context,
+    approval: PendingApproval,
+    tenant: str,
+    answer: restate.RestateDurableFuture[Any],
+    timeout: timedelta,  # noqa: ASYNC109  (a durable timer)
+) -> ApprovalDecision:
     seen: ApprovalDecision
     # One select in this one task: awaiting the two futures from separate tasks can lose a wake-up.
     try:

@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable
 
 import restate
 
+from resilient_agents import _tracing
+
 from ._errors import MaxTurnsExceededError
 from ._phases._handoff import apply_handoff
 from ._phases._model_step import call_model
@@ -36,19 +38,20 @@ async def run_turn(ctx: restate.Context, state: TurnState, checkpoint: Checkpoin
     Raises:
         MaxTurnsExceededError: When the guard stops the turn and ``on_max_turns`` is ``error`` (terminal).
     """
-    while state.llm_calls < state.settings.max_turns:
-        turn = await call_model(ctx, state)
-        await checkpoint(state)  # A reader sees the model's tool calls while the tools run.
-        match resolve(state.agent, turn):
-            case FinalAnswer(text):
-                return text
-            case RunTools(calls):
-                await run_tools(ctx, state, calls)
-            case HandOff() as handoff:
-                await run_tools(ctx, state, handoff.other_calls)
-                apply_handoff(state, handoff)
-        await checkpoint(state)
-    return _max_turns_reached(state)
+    with _tracing.turn(ctx, agent=state.agent.name, session_key=state.session_key, path="loop"):
+        while state.llm_calls < state.settings.max_turns:
+            turn = await call_model(ctx, state)
+            await checkpoint(state)  # A reader sees the model's tool calls while the tools run.
+            match resolve(state.agent, turn):
+                case FinalAnswer(text):
+                    return text
+                case RunTools(calls):
+                    await run_tools(ctx, state, calls)
+                case HandOff() as handoff:
+                    await run_tools(ctx, state, handoff.other_calls)
+                    apply_handoff(state, handoff)
+            await checkpoint(state)
+        return _max_turns_reached(state)
 
 
 def _max_turns_reached(state: TurnState) -> str:

@@ -6,6 +6,8 @@ so a replay takes the same decision. The session object writes the new current a
 
 from __future__ import annotations
 
+from resilient_agents import _tracing
+
 from .._types import ChatMessage
 from ._outcome import HandOff, TurnState
 
@@ -30,4 +32,5 @@ def apply_handoff(state: TurnState, handoff: HandOff) -> None:
     for call in handoff.ignored_handoffs:
         text = f"Ignored: the conversation was already transferred to {handoff.target!r}."
         state.append(ChatMessage(role="tool", text=text, call_id=call.call_id, tool_name=call.name, agent=source))
+    _tracing.handoff(None, source, handoff.target)  # Not while the engine replays.
     state.agent = state.agents[handoff.target]

@@ -17,7 +17,9 @@ from typing import Any
 import restate
 from restate.server_context import ServerDurableFuture
 
-from .._tools import LoopToolContext, Pending, Ready, ToolStart
+from resilient_agents import _tracing
+
+from .._tools import LoopFunctionTool, LoopToolContext, Pending, Ready, ToolStart
 from .._types import ChatMessage, ToolCallRequest
 from ._interrupt import INTERRUPTED_OUTPUT, is_cancellation
 from ._outcome import TurnState
@@ -67,17 +69,50 @@ async def run_tools(ctx: restate.Context, state: TurnState, calls: tuple[ToolCal
     """
     if not calls:
         return
+    _tracing.note_tool_batch(len(calls))  # The tools' spans say whether they ran alone or batched.
+    spans = _call_spans(ctx, state, calls)
     starts = [_start(ctx, state, call) for call in calls]  # No await in between: journal order = call order.
     pending = [start.future for start in starts if isinstance(start, Pending)]
     try:
         if pending:
             await restate.gather(*pending)
     except restate.TerminalError as error:
+        _finish(ctx, spans, error)
         if not is_cancellation(error):
             raise
         await _append_outputs(state, calls, starts, interrupted=True)
         raise
+    _finish(ctx, spans)
     await _append_outputs(state, calls, starts, interrupted=False)
+
+
+def _call_spans(ctx: restate.Context, state: TurnState, calls: tuple[ToolCallRequest, ...]) -> list[_tracing.OpenSpan]:
+    """Start a span for each tool that calls a handler (function tools trace themselves, inside their step).
+
+    Such a call may outlast the attempt (a workflow waiting for a person): every attempt starts the span
+    again under the same id, and the attempt that sees the batch complete live ends it.
+    """
+    if not _tracing.enabled():
+        return []
+    span_parent = _tracing.parent(ctx)
+    spans = []
+    for call in calls:
+        tool = next((tool for tool in state.agent.tools if tool.name == call.name), None)
+        if tool is None or isinstance(tool, LoopFunctionTool):
+            continue
+        step = f"call: {getattr(tool, 'service', '')}/{getattr(tool, 'handler', '')}"
+        span = _tracing.start_call_tool(
+            ctx, span_parent, step=step, name=call.name, call_id=call.call_id, batch_size=len(calls)
+        )
+        if span is not None:
+            span.handle.set_content("input.value", call.arguments)
+            spans.append(span)
+    return spans
+
+
+def _finish(ctx: restate.Context, spans: list[_tracing.OpenSpan], error: BaseException | None = None) -> None:
+    for span in spans:
+        span.finish(ctx, error)
 
 
 async def _append_outputs(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import inspect
 import re
 import typing
@@ -14,6 +15,7 @@ from typing import Any, overload
 import restate
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from resilient_agents import _tracing
 from resilient_agents._durable import unique_step_name
 
 from .._settings import LoopSettings, StepRetry
@@ -73,17 +75,30 @@ class LoopFunctionTool:
         if self.context_param is not None:
             kwargs[self.context_param] = tool_ctx
         function, tool_name, limit = self.function, self.name, self.timeout
+        step = unique_step_name(ctx, f"tool: {self.name}")
+        traced = functools.partial(
+            _tracing.tool_call,
+            _tracing.parent(ctx),
+            step=step,
+            name=tool_name,
+            call_id=call.call_id,
+            batch_size=_tracing.tool_batch(),
+        )
 
         async def run() -> str:
-            is_async = inspect.iscoroutinefunction(function)
-            call = function(**kwargs) if is_async else asyncio.to_thread(function, **kwargs)
-            try:
-                return to_text(await (call if limit is None else _within(call, limit, tool_name)))
-            except DETERMINISTIC_ERRORS as error:  # A bug or a bad value: the same call fails the same way.
-                raise deterministic_failure(tool_name, error) from error
+            with traced() as span:  # Inside the step: a replayed tool call emits no span.
+                span.set_content("input.value", call.arguments)
+                is_async = inspect.iscoroutinefunction(function)
+                pending = function(**kwargs) if is_async else asyncio.to_thread(function, **kwargs)
+                try:
+                    output = to_text(await (pending if limit is None else _within(pending, limit, tool_name)))
+                except DETERMINISTIC_ERRORS as error:  # A bug or a bad value: the same call fails the same way.
+                    raise deterministic_failure(tool_name, error) from error
+                span.set_content("output.value", output)
+                return output
 
         options = (self.retry or settings.tool_retry).run_options(TEXT_SERDE)
-        return Pending(ctx.run_typed(unique_step_name(ctx, f"tool: {self.name}"), run, options), to_text)
+        return Pending(ctx.run_typed(step, run, options), to_text)
 
 
 async def _within(call: Awaitable[Any], limit: timedelta, tool: str) -> Any:
