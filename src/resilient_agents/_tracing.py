@@ -48,6 +48,7 @@ __all__ = [
     "approval_wait",
     "content_enabled",
     "enabled",
+    "end_plain_tool",
     "handoff",
     "host_of",
     "is_replaying",
@@ -58,6 +59,7 @@ __all__ = [
     "provider_of",
     "reset_for_tests",
     "start_call_tool",
+    "start_plain_tool",
     "tool_batch",
     "tool_call",
     "turn",
@@ -545,6 +547,30 @@ def start_call_tool(
         return OpenSpan(tracer.start_span(f"execute_tool {name}", context=parent_ctx, attributes=attributes))
     finally:
         _FORCED_SPAN_ID.reset(token)
+
+
+_plain_tools: dict[str, tuple[contextlib.AbstractContextManager[SpanHandle], SpanHandle]] = {}
+
+
+def start_plain_tool(call_id: str | None, name: str) -> None:
+    """Open the span of a tool that is not journaled (it runs again on replay: only live runs get a span)."""
+    if _get_tracer() is None or call_id is None or is_replaying():
+        return
+    span = tool_call(parent(), step=f"plain: {name}", name=name, call_id=call_id, batch_size=tool_batch())
+    handle = span.__enter__()
+    if len(_plain_tools) > 10_000:
+        _plain_tools.clear()
+    _plain_tools[call_id] = (span, handle)
+
+
+def end_plain_tool(call_id: str | None, result: object) -> None:
+    """Close the span opened by :func:`start_plain_tool` (the result only with the content setting)."""
+    entry = _plain_tools.pop(call_id, None) if call_id is not None else None
+    if entry is None:
+        return
+    span, handle = entry
+    handle.set_content("output.value", str(result))
+    span.__exit__(None, None, None)
 
 
 def host_of(client: Any) -> str:

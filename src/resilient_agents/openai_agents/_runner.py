@@ -32,6 +32,7 @@ from ._context import InvocationCancelled, RunState, bind_run, current_run, dura
 from ._model import DurableModelProvider, as_durable
 from ._settings import DurableSettings
 from ._streaming import as_durable_result
+from ._tools import is_durable_tool
 
 
 class DurableRunner:
@@ -296,9 +297,12 @@ class _NamingHooks(RunHooks[Any]):
             await self._inner.on_handoff(context, from_agent, to_agent)
 
     async def on_tool_start(self, context: RunContextWrapper[Any], agent: Agent[Any], tool: Tool) -> None:
+        if not is_durable_tool(tool):  # A durable tool traces itself, inside its step.
+            _tracing.start_plain_tool(getattr(context, "tool_call_id", None), tool.name)
         if self._inner is not None:
             await self._inner.on_tool_start(context, agent, tool)
 
     async def on_tool_end(self, context: RunContextWrapper[Any], agent: Agent[Any], tool: Tool, result: object) -> None:
+        _tracing.end_plain_tool(getattr(context, "tool_call_id", None), result)
         if self._inner is not None:
             await self._inner.on_tool_end(context, agent, tool, result)
