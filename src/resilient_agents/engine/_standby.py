@@ -140,7 +140,12 @@ class Spare:
         self._read_status(0.0)
         while not done():
             remaining = deadline - time.monotonic()
-            if self._eof or remaining <= 0:
+            if self._eof:
+                # Its pipe closed because it is exiting: let it finish, so callers see its exit code.
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.process.wait(timeout=5)
+                return False
+            if remaining <= 0:
                 return False
             self._read_status(remaining)
         return True
