@@ -34,9 +34,9 @@ class ServiceProcess(ChildProcess):
     promotes the spare, which binds the same port and serves within milliseconds, and starts a new spare
     in the background. Both processes read a pipe from this process on their standard input, so they also
     exit when this process dies, even by ``kill -9``. A spare never serves code older than what is on disk:
-    when a source file of the app or the project changed after it imported it, a fresh process is started
-    instead (a cold restart). Both write to ``log_path``; the ``serve`` lines name their pid. Not thread-safe:
-    call it from one thread.
+    when an imported source file outside the installed packages (the app, the project) changed after it
+    imported it, a fresh process is started instead (a cold restart). Both write to ``log_path``; the
+    ``serve`` lines name their pid. Not thread-safe: call it from one thread.
 
     Args:
         app_spec: The app as ``module:attribute`` or ``path/to/file.py:attribute``.
