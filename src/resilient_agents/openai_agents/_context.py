@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import cast
 
+import openai
 import restate
 from agents.exceptions import AgentsException
 from restate.server_context import current_context
@@ -69,6 +70,13 @@ def leaving_error(error: BaseException, *, nested: bool) -> BaseException:
         return InvocationCancelled() if nested else restate.TerminalError("cancelled", 409)
     if isinstance(error, AgentsException):
         return TerminalAgentError(f"the agent run failed: {type(error).__name__}: {error}")
+    if isinstance(error, openai.OpenAIError) and not isinstance(error, openai.APIError):
+        # The client could not even be built (no key, no base URL): every retry would fail the same way.
+        return TerminalAgentError(
+            f"the model client cannot be built: {error} Configure a model in the service's environment "
+            "(OPENAI_API_KEY, OPENAI_BASE_URL, ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL: see resilient_agents.config) "
+            "or pass run_config"
+        )
     return error
 
 

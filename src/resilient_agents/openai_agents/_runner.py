@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
+import openai
 import restate
 from agents import Agent, AgentHookContext, RunConfig, RunHooks, Runner, RunResult, RunResultStreaming, TContext
 from agents.agent import AgentBase
@@ -109,7 +110,7 @@ class DurableRunner:
                     conversation_id=conversation_id,
                     session=session,
                 )
-            except (InvocationCancelled, restate.TerminalError, AgentsException) as error:
+            except (InvocationCancelled, restate.TerminalError, AgentsException, openai.OpenAIError) as error:
                 mapped = leaving_error(error, nested=nested)
                 if mapped is error:
                     raise

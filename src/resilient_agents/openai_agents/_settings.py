@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from resilient_agents._durable import RetrySettings
-from resilient_agents.config import ModelConfig, model_configured
+from resilient_agents.config import OFFLINE_URL_ENV, ModelConfig, model_configured
 
 if TYPE_CHECKING:
     from agents import RunConfig
@@ -50,7 +51,7 @@ def turn_run_config(build: Callable[[], RunConfig] | None) -> RunConfig | None:
     if build is not None:
         return build()
     if not _configured:
-        if not model_configured():
+        if not (model_configured() or os.environ.get(OFFLINE_URL_ENV)):
             return None
         _configured.append(ModelConfig.from_env().run_config())
     return _configured[0]

@@ -29,6 +29,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 from urllib.parse import parse_qs
 
+import openai
 import restate
 from agents import RunResultStreaming
 from agents.exceptions import AgentsException, ModelBehaviorError
@@ -412,7 +413,7 @@ class DurableRunResultStreaming(RunResultStreaming):
         try:
             async for event in super().stream_events():
                 yield event
-        except (InvocationCancelled, AgentsException, restate.TerminalError) as error:
+        except (InvocationCancelled, AgentsException, restate.TerminalError, openai.OpenAIError) as error:
             mapped = leaving_error(error, nested=False)
             message = mapped.message if isinstance(mapped, restate.TerminalError) else str(mapped)
             HUB.publish(invocation_id, {"type": "failed", "message": message})
