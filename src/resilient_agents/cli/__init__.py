@@ -95,6 +95,14 @@ def _add_up_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     up.add_argument("--trace", action="store_true", help="start a local trace viewer; engine and app send spans to it")
     up.add_argument("--trace-port", type=int, default=4318, help="trace viewer port, OTLP and web (default: 4318)")
+    up.add_argument(
+        "--cluster",
+        type=_node_count,
+        default=0,
+        metavar="N",
+        help="run the engine as a local Restate cluster of N nodes with a replicated log; node i listens on the "
+        "base ports plus i (default: one node)",
+    )
     up.set_defaults(func=_cmd_up)
 
 
@@ -136,6 +144,16 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _node_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of nodes") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"{text!r}: a cluster needs at least 2 nodes (3 survives losing one)")
+    return value
+
+
 def _cmd_up(args: argparse.Namespace) -> int:
     if args.app and args.app_option and args.app != args.app_option:
         raise ConfigurationError(f"two apps given ({args.app!r} and --app {args.app_option!r}): give one")
@@ -156,6 +174,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         api=args.api,
         trace=args.trace,
         trace_port=args.trace_port,
+        cluster=args.cluster,
     )
     return run_up(options)
 

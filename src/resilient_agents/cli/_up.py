@@ -33,6 +33,7 @@ from resilient_agents.engine import (
 )
 from resilient_agents.engine._child import rotate_log
 from resilient_agents.engine._supervise import GaveUpError, RestartPolicy, Supervisor
+from resilient_agents.engine.cluster import RestateCluster
 from resilient_agents.errors import ConfigurationError, EngineError
 from resilient_agents.models import DemoModel, ModelServer
 from resilient_agents.models.reply import Fault, Reply
@@ -42,6 +43,7 @@ from resilient_agents.traceview import DEFAULT_PORT, TraceViewer
 from ._apps import STATE_FILE, AppConfig, load_demo_rules, load_demo_templates
 from ._targets import ServiceInfo, call_lines, choose_target, fetch_services
 from ._trace import service_trace_env, trace_lines
+from ._up_cluster import cluster_lines, cluster_state, engine_restarting, engine_restarts, start_cluster
 
 LOGS_DIR = "logs"
 ENGINE_LOG = "engine.log"
@@ -89,6 +91,8 @@ class UpOptions:
     trace: bool = False
     """Start the local trace viewer and send the engine's and the service's spans to it."""
     trace_port: int = DEFAULT_PORT
+    cluster: int = 0
+    """Run the engine as a local Restate cluster of this many nodes (0: one plain node); see ``_up_cluster``."""
 
 
 class Stack:
@@ -99,6 +103,8 @@ class Stack:
         self.say = say
         self.model_server: ModelServer | None = None
         self.engine: RestateServer | None = None
+        """The engine; with ``--cluster``, the cluster's first node (``cluster`` holds them all)."""
+        self.cluster: RestateCluster | None = None
         self.service: ServiceProcess | None = None
         self.trace_viewer: TraceViewer | None = None
         self.services: list[ServiceInfo] = []
@@ -138,8 +144,13 @@ class Stack:
             log_path=self.logs / ENGINE_LOG,
         )
         engine = self.engine
-        self._step("engine", lambda: engine.start())
-        self.supervisor.watch(ENGINE, engine, how="on the same data dir and ports", after_start=self._ensure_registered)
+        if opts.cluster:
+            engine = start_cluster(self, engine.config, binary)
+        else:
+            self._step("engine", lambda: engine.start())
+            self.supervisor.watch(
+                ENGINE, engine, how="on the same data dir and ports", after_start=self._ensure_registered
+            )
         self.service = ServiceProcess(
             opts.app.spec,
             port=opts.service_port,
@@ -175,10 +186,11 @@ class Stack:
         """After an engine restart: register the service again if the engine lost the deployment."""
         assert self.engine is not None and self.service is not None
         wanted = self.service.url.rstrip("/")
+        admin_url = self.cluster.admin_url if self.cluster else self.engine.admin_url  # A live node's.
         try:
-            if any(str(d.get("uri", "")).rstrip("/") == wanted for d in list_deployments(self.engine.admin_url)):
+            if any(str(d.get("uri", "")).rstrip("/") == wanted for d in list_deployments(admin_url)):
                 return
-            names = register_deployment(self.engine.admin_url, self.service.url, force=True)
+            names = register_deployment(admin_url, self.service.url, force=True)
         except EngineError as error:
             self._say(f"! could not re-register {wanted} after the engine restart: {error}")
             return
@@ -270,13 +282,14 @@ class Stack:
             "service_url": self.service.url,
             "pid": os.getpid(),
             "engine_pid": self.engine.pid,
-            "engine_state": "restarting" if self.supervisor.restarting(ENGINE) else "running",
-            "engine_restarts": self.supervisor.restarts(ENGINE),
+            "engine_state": "restarting" if engine_restarting(self) else "running",
+            "engine_restarts": engine_restarts(self),
             "service_pid": self.service.pid,
             "service_state": "restarting" if self.supervisor.restarting(SERVICE) else "running",
             "service_restarts": self.supervisor.restarts(SERVICE),
             "logs": str(self.logs),
             "trace_url": self.trace_viewer.url if self.trace_viewer else None,
+            **cluster_state(self),
         }
         # Written whole and renamed, so `status` never reads half a file.
         path = self.options.data_dir / STATE_FILE
@@ -296,6 +309,7 @@ class Stack:
     def stop(self) -> None:
         for name, stopper in (
             ("service", self.service.stop if self.service else None),
+            ("cluster", self.cluster.stop if self.cluster else None),
             ("engine", self.engine.stop if self.engine else None),
             ("offline model", self.model_server.stop if self.model_server else None),
             ("trace viewer", self.trace_viewer.stop if self.trace_viewer else None),
@@ -355,6 +369,8 @@ def _print_ready(stack: Stack, say: Callable[[str], None]) -> None:
         "kill -9 either mid-turn and watch the turn resume"
     )
     say(f"  logs in {stack.logs}")
+    for line in cluster_lines(stack):
+        say(line)
     for line in trace_lines(stack.trace_viewer) if stack.trace_viewer else []:
         say(line)
     say("  handlers (curl the ingress, or `resilient-agents chat`):")

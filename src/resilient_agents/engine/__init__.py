@@ -32,6 +32,7 @@ from resilient_agents.engine.binary import (
     find_restate_cli,
     find_restate_server,
 )
+from resilient_agents.engine.cluster import RestateCluster
 from resilient_agents.engine.netns import enter_loopback_namespace, in_loopback_namespace
 from resilient_agents.engine.ports import pick_free_port
 from resilient_agents.engine.process import ServiceProcess
@@ -44,6 +45,7 @@ __all__ = [
     "RESTATE_VERSION",
     "DeploymentConflictError",
     "EngineConfig",
+    "RestateCluster",
     "RestateServer",
     "ServiceProcess",
     "binary_version",
