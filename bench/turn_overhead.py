@@ -16,6 +16,7 @@ The last line is ``overhead ratio ours/DurableRunner: <median ours / median rest
 Run it::
 
     scripts/bench                    # or: .venv/bin/python -m bench.turn_overhead --turns 100 --warmup 10
+    scripts/bench --trace            # the same with OpenTelemetry on (engine and service export to a local sink)
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from bench._common import (
     percentile,
     weather_report,
 )
+from bench._otlp_sink import OtlpSink
 from resilient_agents.models import ModelServer
 from resilient_agents.testing import AgentTestEnv
 
@@ -208,6 +210,11 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--base-dir", type=Path, default=None, help="keep the engine's data and the service log here (default: temp)"
     )
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="turn OpenTelemetry on: the engine and the service export every span to a local OTLP sink",
+    )
     return parser.parse_args(argv)
 
 
@@ -221,6 +228,7 @@ def run_bench(args: argparse.Namespace, isolated: bool) -> None:
     with ExitStack() as stack:
         base_dir = args.base_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-turn-")))
         started = time.perf_counter()
+        sink = stack.enter_context(OtlpSink()) if args.trace else None
         env = stack.enter_context(
             AgentTestEnv(
                 APP,
@@ -228,6 +236,8 @@ def run_bench(args: argparse.Namespace, isolated: bool) -> None:
                 model=WeatherTurnResponder(),
                 pythonpath=[ROOT],
                 unchecked_services=[EXT_SERVICE],
+                env={"OTEL_EXPORTER_OTLP_ENDPOINT": sink.url, "OTEL_SERVICE_NAME": "bench"} if sink else None,
+                tracing_endpoint=f"http+json+otlp://{sink.url.removeprefix('http://')}" if sink else None,
             )
         )
         plain_server = stack.enter_context(ModelServer(WeatherTurnResponder()))
@@ -248,6 +258,8 @@ def run_bench(args: argparse.Namespace, isolated: bool) -> None:
         check_model_requests(env, plain_server, args.turns + args.warmup)
         for line in header_lines(env, variants, args, isolated):
             print(line)
+        if sink is not None:
+            print(f"tracing on: the engine and the service exported {sink.posts} OTLP requests to a local sink")
         print()
         for line in report_lines(variants):
             print(line)

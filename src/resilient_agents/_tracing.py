@@ -410,7 +410,18 @@ def _turn_span(
         "resilient_agents.path": path,
         "resilient_agents.invocation_id": _invocation_id(ctx),
     }
-    return logical_span(f"invoke_agent {agent}", ctx, "turn", attributes)
+    return logical_span(f"invoke_agent {agent}", ctx, _turn_key(ctx), attributes)
+
+
+def _turn_key(ctx: Any) -> str:
+    """``turn``, then ``turn #2``...: runs gathered in one handler open their turn spans in the same order in
+    every attempt, so each keeps its span id."""
+    data = getattr(ctx, "extension_data", None)
+    if not isinstance(data, dict):
+        return "turn"
+    count = int(data.get("resilient_agents.turns", 0)) + 1
+    data["resilient_agents.turns"] = count
+    return "turn" if count == 1 else f"turn #{count}"
 
 
 def _resumed(ctx: Any, attributes: dict[str, Any], start_ns: int | None) -> dict[str, Any]:
