@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
-from resilient_agents.traceview import OtlpDecodeError, Span, TraceStore, TraceViewer, decode_export
+from resilient_agents.traceview import OtlpDecodeError, TraceSpan, TraceStore, TraceViewer, decode_export
 from resilient_agents.traceview._html import trace_page
 
 
@@ -127,14 +127,17 @@ def test_otlp_json_as_the_engine_sends_it(viewer: TraceViewer) -> None:
 
 def test_spans_sent_twice_are_kept_once_and_a_missing_parent_is_shown() -> None:
     store = TraceStore(max_traces=2)
-    child = Span("aa" * 16, "01" * 8, "02" * 8, "tool", "internal", 10, 20, service="svc")
+    child = TraceSpan("aa" * 16, "01" * 8, "02" * 8, "tool", "internal", 10, 20, service="svc")
     store.add([child, child])
     [summary] = store.summaries()
     assert (summary.span_count, summary.has_root, summary.root_name) == (1, False, "tool")
     assert "parent not received yet" in trace_page("aa" * 16, store.spans("aa" * 16))
 
     store.add(
-        [Span("bb" * 16, "03" * 8, "", "b", "internal", 30, 40), Span("cc" * 16, "04" * 8, "", "c", "internal", 50, 60)]
+        [
+            TraceSpan("bb" * 16, "03" * 8, "", "b", "internal", 30, 40),
+            TraceSpan("cc" * 16, "04" * 8, "", "c", "internal", 50, 60),
+        ]
     )
     assert [s.trace_id for s in store.summaries()] == ["cc" * 16, "bb" * 16]  # The oldest trace was dropped.
 

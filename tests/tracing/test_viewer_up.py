@@ -20,7 +20,7 @@ import pytest
 
 from resilient_agents.engine import pick_free_port
 from resilient_agents.testing import wait_until
-from resilient_agents.traceview import Span, find_browser, screenshot
+from resilient_agents.traceview import TraceSpan, find_browser, screenshot
 
 pytestmark = pytest.mark.engine
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,7 +44,7 @@ class TracedUp:
 class TracedTurn:
     up: TracedUp
     trace_id: str
-    spans: list[Span]
+    spans: list[TraceSpan]
     tmp: Path
 
 
@@ -88,13 +88,13 @@ def _stop(handle: TracedUp) -> None:
     handle.process.stdout.close()
 
 
-def _spans(viewer: str, trace_id: str) -> list[Span]:
+def _spans(viewer: str, trace_id: str) -> list[TraceSpan]:
     """The trace's spans as the viewer's JSON API returns them, read back through the OTLP/JSON decoder's types."""
     rows = httpx.get(f"{viewer}api/traces/{trace_id}").json()
-    return [Span(**{**row, "events": ()}) for row in rows]
+    return [TraceSpan(**{**row, "events": ()}) for row in rows]
 
 
-def _complete(spans: list[Span]) -> bool:
+def _complete(spans: list[TraceSpan]) -> bool:
     """The engine's attempt span is here and (with the SDK installed) the turn with both model calls and the tool."""
     attempts = [s for s in spans if s.service == "Restate" and s.name.startswith("invocation-attempt")]
     if not attempts:
@@ -118,7 +118,7 @@ def turn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TracedTurn]:
         answer = httpx.post(f"{handle.ingress}/Agent/run", json=QUESTION, timeout=120)
         assert answer.status_code == 200 and "Detroit" in answer.text, answer.text
 
-        def trace() -> tuple[str, list[Span]] | None:
+        def trace() -> tuple[str, list[TraceSpan]] | None:
             for summary in httpx.get(handle.viewer + "api/traces").json():
                 spans = _spans(handle.viewer, summary["trace_id"])
                 if _complete(spans):
@@ -142,7 +142,7 @@ def test_one_turn_is_one_tree_from_the_ingress_to_the_tool(turn: TracedTurn) -> 
     assert ingress.parent_span_id == "" and ingress.attributes["restate.invocation.target"] == "Agent/run"
     [attempt] = [s for s in turn.spans if s.name.startswith("invocation-attempt")]
     chain = []
-    span: Span | None = attempt
+    span: TraceSpan | None = attempt
     while span is not None:
         chain.append(span.name.split()[0])
         span = by_id.get(span.parent_span_id)

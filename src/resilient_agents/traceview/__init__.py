@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 from ._browser import BROWSER_ENV, BrowserError, find_browser, screenshot
-from ._otlp import AttributeValue, OtlpDecodeError, Span, SpanEvent, decode_export
+from ._otlp import AttributeValue, OtlpDecodeError, SpanEvent, TraceSpan, decode_export
 from ._server import DEFAULT_PORT, TraceViewer, TraceViewerError
 from ._store import TraceStore, TraceSummary
 
@@ -24,8 +24,8 @@ __all__ = [
     "AttributeValue",
     "BrowserError",
     "OtlpDecodeError",
-    "Span",
     "SpanEvent",
+    "TraceSpan",
     "TraceStore",
     "TraceSummary",
     "TraceViewer",

@@ -12,7 +12,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 
-from ._otlp import AttributeValue, Span
+from ._otlp import AttributeValue, TraceSpan
 from ._store import TraceSummary
 
 # Attributes shown next to a span's name, in this order (GenAI semantic conventions, OpenInference, Restate);
@@ -121,11 +121,11 @@ def list_page(summaries: list[TraceSummary], otlp_url: str) -> str:
     return _page("traces", body, refresh=5)
 
 
-def _tree(spans: list[Span]) -> Iterator[tuple[int, Span, bool]]:
+def _tree(spans: list[TraceSpan]) -> Iterator[tuple[int, TraceSpan, bool]]:
     """(depth, span, orphan) depth-first, children by start time; an orphan's parent has not arrived."""
     ids = {span.span_id for span in spans}
-    children: dict[str, list[Span]] = defaultdict(list)
-    roots: list[Span] = []
+    children: dict[str, list[TraceSpan]] = defaultdict(list)
+    roots: list[TraceSpan] = []
     for span in sorted(spans, key=lambda s: (s.start_unix_nano, s.end_unix_nano)):
         if span.parent_span_id and span.parent_span_id in ids and span.parent_span_id != span.span_id:
             children[span.parent_span_id].append(span)
@@ -133,7 +133,7 @@ def _tree(spans: list[Span]) -> Iterator[tuple[int, Span, bool]]:
             roots.append(span)
     seen: set[str] = set()
 
-    def walk(span: Span, depth: int) -> Iterator[tuple[int, Span, bool]]:
+    def walk(span: TraceSpan, depth: int) -> Iterator[tuple[int, TraceSpan, bool]]:
         if span.span_id in seen:  # A cycle in bad data must not loop forever.
             return
         seen.add(span.span_id)
@@ -153,7 +153,7 @@ def _value_text(value: AttributeValue) -> str:
     return json.dumps(value, default=str)
 
 
-def _badges(span: Span) -> str:
+def _badges(span: TraceSpan) -> str:
     parts = []
     for input_key, output_key in _TOKENS:
         tokens_in, tokens_out = span.attributes.get(input_key), span.attributes.get(output_key)
@@ -173,7 +173,7 @@ def _badges(span: Span) -> str:
     return "".join(parts)
 
 
-def trace_page(trace_id: str, spans: list[Span]) -> str:
+def trace_page(trace_id: str, spans: list[TraceSpan]) -> str:
     """One trace: each span as a row of the tree with its timeline bar; a row opens to show its attributes."""
     if not spans:
         body = f"<p>No spans of trace <code>{html.escape(trace_id)}</code> (yet). <a href='/'>All traces</a></p>"

@@ -39,7 +39,7 @@ class SpanEvent:
 
 
 @dataclass(frozen=True)
-class Span:
+class TraceSpan:
     """One received span, flattened with its resource's service name and its instrumentation scope."""
 
     trace_id: str
@@ -103,7 +103,7 @@ def _jsonable(value: AttributeValue) -> Any:
     return value
 
 
-def decode_export(body: bytes, content_type: str, content_encoding: str = "") -> list[Span]:
+def decode_export(body: bytes, content_type: str, content_encoding: str = "") -> list[TraceSpan]:
     """Decode the body of an OTLP/HTTP ``POST /v1/traces``.
 
     Args:
@@ -209,7 +209,7 @@ def _enum(value: Any, names: tuple[str, ...], prefix: str) -> str:
     return text if text in names else names[0]
 
 
-def _json_spans(document: Mapping[str, Any]) -> Iterator[Span]:
+def _json_spans(document: Mapping[str, Any]) -> Iterator[TraceSpan]:
     for resource_spans in _get(document, "resourceSpans") or []:
         resource = _get(resource_spans, "resource") or {}
         service = str(_json_attributes(resource.get("attributes")).get("service.name") or "")
@@ -219,7 +219,7 @@ def _json_spans(document: Mapping[str, Any]) -> Iterator[Span]:
             scope = str((_get(scope_spans, "scope") or {}).get("name") or "")
             for span in scope_spans.get("spans") or []:
                 status = span.get("status") or {}
-                yield Span(
+                yield TraceSpan(
                     trace_id=_json_id(_get(span, "traceId")),
                     span_id=_json_id(_get(span, "spanId")),
                     parent_span_id=_json_id(_get(span, "parentSpanId")),
@@ -334,7 +334,7 @@ def _sub(data: bytes, wanted: int) -> Iterator[bytes]:
             yield raw
 
 
-def _proto_spans(body: bytes) -> Iterator[Span]:
+def _proto_spans(body: bytes) -> Iterator[TraceSpan]:
     for resource_spans in _sub(body, 1):
         service = ""
         for resource in _sub(resource_spans, 1):
@@ -349,7 +349,7 @@ def _proto_spans(body: bytes) -> Iterator[Span]:
                 yield _proto_span(span, service, scope)
 
 
-def _proto_span(data: bytes, service: str, scope: str) -> Span:
+def _proto_span(data: bytes, service: str, scope: str) -> TraceSpan:
     ids = {1: "", 2: "", 4: ""}
     name = ""
     kind = 0
@@ -376,7 +376,7 @@ def _proto_span(data: bytes, service: str, scope: str) -> Span:
                     status_message = value.decode("utf-8", "replace")
                 elif field_number == 3 and isinstance(value, int):
                     status = value
-    return Span(
+    return TraceSpan(
         trace_id=ids[1],
         span_id=ids[2],
         parent_span_id=ids[4],

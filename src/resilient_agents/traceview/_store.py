@@ -7,7 +7,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ._otlp import Span
+from ._otlp import TraceSpan
 
 
 @dataclass(frozen=True)
@@ -40,12 +40,12 @@ class TraceStore:
 
     def __init__(self, max_traces: int = 1000) -> None:
         self.max_traces = max_traces
-        self._traces: OrderedDict[str, dict[str, Span]] = OrderedDict()
+        self._traces: OrderedDict[str, dict[str, TraceSpan]] = OrderedDict()
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._received = 0
 
-    def add(self, spans: Iterable[Span]) -> int:
+    def add(self, spans: Iterable[TraceSpan]) -> int:
         """Store spans; returns how many were given."""
         count = 0
         with self._lock:
@@ -67,13 +67,13 @@ class TraceStore:
         with self._lock:
             return self._received
 
-    def spans(self, trace_id: str) -> list[Span]:
+    def spans(self, trace_id: str) -> list[TraceSpan]:
         """The spans of one trace, by start time (empty if unknown)."""
         with self._lock:
             spans = list(self._traces.get(trace_id.lower(), {}).values())
         return sorted(spans, key=lambda span: (span.start_unix_nano, span.end_unix_nano))
 
-    def all_spans(self) -> list[Span]:
+    def all_spans(self) -> list[TraceSpan]:
         """Every stored span, by start time."""
         with self._lock:
             spans = [span for trace in self._traces.values() for span in trace.values()]
@@ -106,7 +106,7 @@ def _unlocked(condition: Callable[[TraceStore], bool], store: TraceStore) -> boo
         store._lock.acquire()
 
 
-def summarize(trace_id: str, spans: list[Span]) -> TraceSummary:
+def summarize(trace_id: str, spans: list[TraceSpan]) -> TraceSummary:
     """The summary of one trace's spans."""
     ids = {span.span_id for span in spans}
     roots = sorted(
