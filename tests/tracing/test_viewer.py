@@ -131,7 +131,8 @@ def test_spans_sent_twice_are_kept_once_and_a_missing_parent_is_shown() -> None:
     store.add([child, child])
     [summary] = store.summaries()
     assert (summary.span_count, summary.has_root, summary.root_name) == (1, False, "tool")
-    assert "parent not received yet" in trace_page("aa" * 16, store.spans("aa" * 16))
+    old = trace_page("aa" * 16, store.spans("aa" * 16))
+    assert "parent not received yet" in old and 'http-equiv="refresh"' not in old  # Long quiet: no reloading.
 
     store.add(
         [
@@ -152,6 +153,7 @@ def test_pages_and_json_api(viewer: TraceViewer) -> None:
     page = httpx.get(viewer.trace_url(trace_id)).text
     assert page.index("invoke_agent WeatherAgent") < page.index("chat offline-demo")
     assert "30 in / 7 out tokens" in page and "tool failed" in page
+    assert 'http-equiv="refresh"' in page  # Just sent: the page reloads while the engine's spans may still come.
     assert httpx.get(viewer.trace_url("0" * 32)).status_code == 404
 
     [summary] = httpx.get(viewer.url + "api/traces").json()

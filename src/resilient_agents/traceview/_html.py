@@ -30,6 +30,8 @@ _TOKENS = (
 )
 
 
+_LIVE_NS = 30 * 1_000_000_000
+
 _STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 0; color: #1d2330; background: #f6f7f9; }
 header { background: #1d2330; color: #fff; padding: 10px 20px; display: flex; gap: 16px; align-items: baseline; }
@@ -209,10 +211,13 @@ def trace_page(trace_id: str, spans: list[TraceSpan]) -> str:
             f'<table class="attrs">{details}</table></details>'
         )
     services = sorted({span.service for span in spans if span.service})
+    # Spans keep arriving for a while (the engine exports in batches about every 10 s): reload until it is quiet.
+    live = time.time_ns() - end < _LIVE_NS
+    note = " Recent: this page reloads every 5 s for spans still on their way." if live else ""
     body = (
         f"<h2 style='font-size:16px;margin:0 0 4px'>trace <code>{trace_id}</code></h2>"
         f"<p class='muted'>{len(spans)} span(s) from {html.escape(', '.join(services))}; "
-        f"started {_clock(start)}, {duration_text(end - start)} in all. Click a span for its attributes.</p>"
+        f"started {_clock(start)}, {duration_text(end - start)} in all. Click a span for its attributes.{note}</p>"
         f"<div class='tree'>{''.join(rows)}</div>"
     )
-    return _page(f"trace {trace_id}", body)
+    return _page(f"trace {trace_id}", body, refresh=5 if live else None)
