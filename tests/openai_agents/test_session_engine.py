@@ -96,12 +96,15 @@ def texts(items: list[dict[str, Any]], role: str) -> list[str]:
 
 
 def stored_record(env: AgentTestEnv, key: str) -> dict[str, Any]:
+    """The head record under ``agents_session``, with the items of its chunks (``agents_session:items:<n>``)."""
     rows = env.query(
         f"SELECT key, value_utf8 FROM state WHERE service_name = '{OBJECT}' AND service_key = '{key}' "
-        "AND key = 'agents_session'"  # The conversation; the session's token usage is a key of its own.
+        "AND key LIKE 'agents_session%'"  # The conversation; the session's token usage is a key of its own.
     )
-    assert len(rows) == 1, rows
-    record: dict[str, Any] = json.loads(rows[0]["value_utf8"])
+    values = {str(row["key"]): json.loads(row["value_utf8"]) for row in rows}
+    record: dict[str, Any] = values.pop("agents_session")
+    record["items"] = [item for n in range(record["log"]["chunks"]) for item in values.pop(f"agents_session:items:{n}")]
+    assert values == {}, values
     return record
 
 
@@ -126,7 +129,7 @@ def test_history_is_kept_per_session_and_stored_with_a_schema_version(env: Agent
     assert (alice["turns"], alice["turn_running"], alice["pending_items"]) == (2, False, [])
 
     record = stored_record(env, "alice")
-    assert record["schema_version"] == 1 and record["turns"] == 2
+    assert record["schema_version"] == 2 and record["turns"] == 2
     assert record["items"] == alice["items"]
 
 

@@ -13,6 +13,7 @@ from agents.memory import Session, SessionSettings
 from pydantic import ValidationError
 from restate.serde import Serde
 
+from resilient_agents._chunked_state import chunk_key
 from resilient_agents.cli._sessions import format_history
 from resilient_agents.errors import ConfigurationError, ResilientAgentsError
 from resilient_agents.openai_agents._session import SESSION_STATE_KEY, RestateSession, SessionRecord
@@ -56,8 +57,16 @@ class FakeObjectContext:
         self.entries.append(entry_name or "set")
         self.state[name] = serde.serialize(value)
 
+    def clear(self, name: str) -> None:
+        self.entries.append("clear")
+        self.state.pop(name, None)
+
     def stored(self) -> dict[str, Any]:
+        """The head record, with the items of its chunks under ``items`` (as schema version 1 kept them)."""
         value: dict[str, Any] = json.loads(self.state[SESSION_STATE_KEY])
+        chunks = [json.loads(self.state[chunk_key(SESSION_STATE_KEY, n)]) for n in range(value["log"]["chunks"])]
+        value["items"] = [item for chunk in chunks for item in chunk]
+        assert value["log"]["items"] == len(value["items"])
         return value
 
 
@@ -98,7 +107,13 @@ async def test_restate_session_implements_the_sdk_protocol_and_writes_each_chang
     assert ctx.stored()["items"] == [USER, CALL, OUTPUT, ANSWER]
     assert await memory.get_items(limit=2) == [OUTPUT, ANSWER]
     assert await memory.get_items(limit=0) == []
-    assert ctx.entries == ["session: read", "session: add 1 item", "session: add 3 items"]
+    assert ctx.entries == [
+        "session: read",
+        "session: items 0",
+        "session: add 1 item",
+        "session: items 0 #2",
+        "session: add 3 items",
+    ]
 
     assert await memory.pop_item() == ANSWER
     assert ctx.stored()["items"] == [USER, CALL, OUTPUT]

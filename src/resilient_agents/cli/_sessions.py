@@ -298,7 +298,8 @@ def _shorten(text: str) -> str:
 
 SessionCondition = Literal["idle", "running", "waiting", "failing"]
 _SESSION_STATE_KEYS = ("agents_session", "session")
-"""State keys under which session objects keep their conversation (Agents SDK path, native loop)."""
+"""State keys under which session objects keep their conversation (Agents SDK path, native loop): the whole
+record (schema version 1) or a head record counting the items kept in chunks under ``<key>:items:<n>``."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -443,5 +444,9 @@ def _message_count(value: Any) -> int | None:
         return None
     if not isinstance(record, dict):
         return None
+    log = record.get("log")
+    if isinstance(log, dict):  # Schema version 2: a head record; the items are in chunks it counts.
+        count = log.get("items")
+        return count if isinstance(count, int) else None
     items = record.get("items") if "items" in record else record.get("history")
     return len(items) if isinstance(items, list) else None

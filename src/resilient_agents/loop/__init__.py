@@ -37,6 +37,8 @@ the small :class:`ModelClient` protocol.
 
 from __future__ import annotations
 
+from resilient_agents._history_window import HistoryLimit
+
 from ._agent import LoopAgent
 from ._anthropic_client import AnthropicClient
 from ._client import ModelClient
@@ -70,6 +72,7 @@ __all__ = [
     "AnthropicClient",
     "ChatMessage",
     "CompensatedError",
+    "HistoryLimit",
     "LoopAgent",
     "LoopModelSettings",
     "LoopSettings",

@@ -8,6 +8,12 @@ Handlers of a session object named ``S``:
 * ``remind`` (exclusive): adds ``Reminder: <text>`` to the history; the target of delayed sends (reminders).
 * ``history`` (shared): the :class:`SessionSnapshot` plus the session's token ``usage``, readable while a turn runs.
 
+The history is stored incrementally (:mod:`resilient_agents._chunked_state`): a small :class:`SessionHead` under
+``session`` and the messages in chunks under ``session:items:<n>``, one per turn, so a turn writes what it adds.
+A turn loads only the newest messages that fit the session's :class:`HistoryLimit` (the model input stays
+bounded however long the conversation gets). Sessions stored as a whole :class:`SessionSnapshot` (schema
+version 1) are read as they are and moved into chunks by their first write.
+
 The running turn's invocation id is kept under :data:`RUNNING_TURN_KEY` so that ``interrupt`` knows what to cancel.
 """
 
@@ -15,10 +21,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import restate
+from pydantic import Field
+from restate.serde import Serde
 
+from resilient_agents._chunked_state import ChunkedItems, Item, item_chars
+from resilient_agents._durable import TypeAdapterSerde
+from resilient_agents._history_window import HistoryLimit, window_start
 from resilient_agents._progress import install as install_progress_driver
 from resilient_agents._usage_state import history_usage, read_usage, write_turn_usage
 from resilient_agents.access import SessionAuthorizer, check_session_access
@@ -32,19 +43,74 @@ from ._registry import ClientSource, LazyClient, agent_registry
 from ._runner import run_turn
 from ._serde import PydanticSerde
 from ._settings import LoopSettings, default_retry_policy
-from ._types import ChatMessage, Reminder, SessionSnapshot
+from ._types import ChatMessage, Reminder, SessionHead, SessionSnapshot
 
 SESSION_STATE_KEY = "session"
-"""The state key under which a session object stores its :class:`SessionSnapshot`."""
+"""The state key of a session's :class:`SessionHead`; its messages live under ``session:items:<n>``."""
 
 RUNNING_TURN_KEY = "running_turn"
 """The state key holding the invocation id of the turn that is running (absent when none is)."""
 
-_SNAPSHOT_SERDE: PydanticSerde[SessionSnapshot] = PydanticSerde(SessionSnapshot)
+_STORED_SERDE: Serde[SessionSnapshot | SessionHead] = TypeAdapterSerde(
+    Annotated[SessionSnapshot | SessionHead, Field(discriminator="schema_version")]
+)
+_HEAD_SERDE: PydanticSerde[SessionHead] = PydanticSerde(SessionHead)
+_LABEL = None  # The loop leaves its state entries unnamed; its named entries are its steps.
 
 
-def _snapshot(state: TurnState, *, running: bool) -> SessionSnapshot:
-    return SessionSnapshot(current_agent=state.agent.name, history=list(state.history), turn_running=running)
+async def _read_stored(
+    ctx: restate.ObjectContext | restate.ObjectSharedContext, start_agent: str
+) -> tuple[SessionHead, ChunkedItems]:
+    """The stored head and the history's chunks; a version-1 snapshot becomes a head with its history in memory."""
+    stored = await ctx.get(SESSION_STATE_KEY, serde=_STORED_SERDE)
+    if isinstance(stored, SessionSnapshot):  # Written by schema version 1: moved into chunks by the first write.
+        head = SessionHead(current_agent=stored.current_agent, turn_running=stored.turn_running)
+        legacy = [message.model_dump(mode="json") for message in stored.history]
+        return head, ChunkedItems(ctx, SESSION_STATE_KEY, head.log, legacy=legacy, label=_LABEL)
+    head = stored if stored is not None else SessionHead(current_agent=start_agent)
+    return head, ChunkedItems(ctx, SESSION_STATE_KEY, head.log, label=_LABEL)
+
+
+def _calls(message: Item) -> list[str]:
+    return [str(call.get("call_id")) for call in message.get("tool_calls") or ()]
+
+
+def _answers(message: Item) -> str | None:
+    return str(message.get("call_id")) if message.get("role") == "tool" else None
+
+
+def _is_user(message: Item) -> bool:
+    return message.get("role") == "user"
+
+
+async def load_window(items: ChunkedItems, limit: HistoryLimit) -> list[ChatMessage]:
+    """The newest stored messages that fit ``limit`` (whole turns; no tool output without its call)."""
+    if limit.unlimited:
+        window = await items.all()
+    else:
+        tail = await items.tail(lambda got: limit.exceeded(len(got), sum(item_chars(m) for m in got)))
+        window = tail[
+            window_start(tail, limit, size=item_chars, calls=_calls, answers=_answers, is_turn_start=_is_user) :
+        ]
+    return [ChatMessage.model_validate(message) for message in window]
+
+
+class _HistoryWriter:
+    """Writes what a turn adds: the messages appended to the turn's history since the last write, then the head."""
+
+    def __init__(self, ctx: restate.ObjectContext, head: SessionHead, items: ChunkedItems, written: int) -> None:
+        self._ctx = ctx
+        self._head = head
+        self._items = items
+        self._written = written
+
+    async def save(self, state: TurnState, *, running: bool) -> None:
+        new = state.history[self._written :]
+        await self._items.append([message.model_dump(mode="json") for message in new])
+        self._written = len(state.history)
+        self._items.migrate()  # A version-1 snapshot's history moves into chunks before the head replaces it.
+        self._head.current_agent, self._head.turn_running = state.agent.name, running
+        self._ctx.set(SESSION_STATE_KEY, self._head, serde=_HEAD_SERDE)
 
 
 async def _mark_interrupted(ctx: restate.ObjectContext, state: TurnState) -> None:
@@ -74,6 +140,7 @@ class _Session:
         cfg: LoopSettings,
         authorize: SessionAuthorizer | None = None,
         prices: Mapping[str, ModelPrice] | None = None,
+        history_limit: HistoryLimit | None = None,
     ) -> None:
         self.name = name
         self.authorize = authorize
@@ -82,10 +149,7 @@ class _Session:
         self.start_agent = start_agent
         self.models = LazyClient(client)
         self.cfg = cfg
-
-    async def load(self, ctx: restate.ObjectContext | restate.ObjectSharedContext) -> SessionSnapshot:
-        stored = await ctx.get(SESSION_STATE_KEY, serde=_SNAPSHOT_SERDE)
-        return stored or SessionSnapshot(current_agent=self.start_agent)
+        self.history_limit = history_limit if history_limit is not None else HistoryLimit()
 
     def check(self, ctx: restate.ObjectContext | restate.ObjectSharedContext) -> None:
         """Refuse the caller unless the authorizer lets it use this session (before any state is read)."""
@@ -94,12 +158,13 @@ class _Session:
     async def message(self, ctx: restate.ObjectContext, body: bytes) -> str:
         self.check(ctx)
         text = parse_user_message(body, self.cfg.max_message_chars, f"{self.name}/{ctx.key()}/message")
-        snapshot = await self.load(ctx)
+        head, items = await _read_stored(ctx, self.start_agent)
+        window = await load_window(items, self.history_limit)
         state = TurnState(
             agents=self.registry,
             # An agent that a newer deployment removed cannot answer: start over at the start agent.
-            agent=self.registry.get(snapshot.current_agent, self.registry[self.start_agent]),
-            history=list(snapshot.history),
+            agent=self.registry.get(head.current_agent, self.registry[self.start_agent]),
+            history=list(window),
             client=self.models.get(),
             settings=self.cfg,
             session_key=ctx.key(),
@@ -108,9 +173,11 @@ class _Session:
         # A turn that ended without answering its tool calls (e.g. cancelled twice) must not break this one.
         close_open_calls(state)
         state.append(ChatMessage(role="user", text=text))
+        items.seal()  # This turn's messages go into a chunk of their own.
+        writer = _HistoryWriter(ctx, head, items, written=len(window))
 
         async def checkpoint(current: TurnState) -> None:
-            ctx.set(SESSION_STATE_KEY, _snapshot(current, running=True), serde=_SNAPSHOT_SERDE)
+            await writer.save(current, running=True)
 
         usage = await read_usage(ctx)
         ctx.set(RUNNING_TURN_KEY, state.invocation_id)
@@ -120,23 +187,28 @@ class _Session:
         except restate.TerminalError as error:
             if not is_cancellation(error):
                 # The turn failed for good (e.g. the max-turns guard): keep what happened, mark the turn over.
-                self._finish(ctx, state, usage)
+                await self._finish(ctx, writer, state, usage)
                 raise
             # Interrupted: keep the history consistent (every tool call answered) for the next turn.
             close_open_calls(state)
             await _mark_interrupted(ctx, state)
             answer = self.cfg.interrupted_message
-        self._finish(ctx, state, usage)
+        await self._finish(ctx, writer, state, usage)
         return answer
 
-    def _finish(self, ctx: restate.ObjectContext, state: TurnState, usage: SessionUsage) -> None:
-        ctx.set(SESSION_STATE_KEY, _snapshot(state, running=False), serde=_SNAPSHOT_SERDE)
+    async def _finish(
+        self, ctx: restate.ObjectContext, writer: _HistoryWriter, state: TurnState, usage: SessionUsage
+    ) -> None:
+        await writer.save(state, running=False)
         write_turn_usage(ctx, usage, state.usage)
         ctx.clear(RUNNING_TURN_KEY)
 
     async def history(self, ctx: restate.ObjectSharedContext) -> dict[str, Any]:
         self.check(ctx)
-        answer = (await self.load(ctx)).model_dump(mode="json")
+        head, items = await _read_stored(ctx, self.start_agent)
+        history = [ChatMessage.model_validate(message) for message in await items.all()]
+        snapshot = SessionSnapshot(current_agent=head.current_agent, history=history, turn_running=head.turn_running)
+        answer = snapshot.model_dump(mode="json")
         answer["usage"] = await history_usage(ctx, self.prices)
         return answer
 
@@ -154,9 +226,11 @@ class _Session:
         return text if isinstance(text, str) else json.dumps(text)
 
     async def remind(self, ctx: restate.ObjectContext, reminder: Reminder) -> None:
-        snapshot = await self.load(ctx)
-        snapshot.history.append(ChatMessage(role="assistant", text=f"Reminder: {reminder.text}"))
-        ctx.set(SESSION_STATE_KEY, snapshot, serde=_SNAPSHOT_SERDE)
+        head, items = await _read_stored(ctx, self.start_agent)
+        items.seal()
+        await items.append([ChatMessage(role="assistant", text=f"Reminder: {reminder.text}").model_dump(mode="json")])
+        items.migrate()
+        ctx.set(SESSION_STATE_KEY, head, serde=_HEAD_SERDE)
 
 
 _NOT_FORWARDED = frozenset({"content-type", "content-length", "host", "idempotency-key", "connection", "te"})
@@ -178,6 +252,7 @@ def loop_session_object(
     description: str | None = None,
     authorize: SessionAuthorizer | None = None,
     prices: Mapping[str, ModelPrice] | None = None,
+    history_limit: HistoryLimit | None = None,
 ) -> restate.VirtualObject:
     """Build a session: a Virtual Object keyed by session id (e.g. the customer id) that runs agent turns.
 
@@ -214,6 +289,9 @@ def loop_session_object(
             :data:`~resilient_agents.access.SessionAuthorizer`); None lets every caller of the ingress in.
         prices: Model prices in US dollars per million tokens, for the cost that ``history`` shows; by default
             the table in ``RESILIENT_AGENTS_PRICES`` (see :func:`resilient_agents.usage.load_prices`).
+        history_limit: How much of the stored history each turn sends to the model (default
+            :class:`~resilient_agents.loop.HistoryLimit` ``()``: the newest 200 messages, at most 200,000
+            characters, cut at a turn so tool calls keep their outputs). ``history`` still shows everything.
 
     Returns:
         The Virtual Object; bind it into a ``restate.app``.
@@ -221,7 +299,7 @@ def loop_session_object(
     Raises:
         ValueError: If agent names repeat, ``start_agent`` is unknown, or a handoff names an unknown agent.
     """
-    session = _Session(name, agents, start_agent, client, settings or LoopSettings(), authorize, prices)
+    session = _Session(name, agents, start_agent, client, settings or LoopSettings(), authorize, prices, history_limit)
     install_progress_driver()  # Tasks awaiting durable futures at once must not stall (see _progress).
     obj = restate.VirtualObject(
         name,

@@ -2,8 +2,9 @@
 
 Model clients convert their wire formats to and from these types at the border, so the journal and the
 Virtual Object state never hold SDK objects: a ``llm: <agent> #<n>`` step stores a :class:`ModelTurn`, and a
-session stores a :class:`SessionSnapshot`. Bump a ``schema_version`` (and keep reading the old one) when a
-shape changes.
+session stores a :class:`SessionHead` plus its history in chunks (schema version 2; version 1 stored a whole
+:class:`SessionSnapshot`, which is still read and is what the ``history`` handler answers). Bump a
+``schema_version`` (and keep reading the old one) when a shape changes.
 """
 
 from __future__ import annotations
@@ -12,11 +13,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from resilient_agents._chunked_state import ChunkIndex
+
 MODEL_TURN_SCHEMA_VERSION: Literal[1] = 1
 """Version of :class:`ModelTurn`."""
 
 SESSION_SCHEMA_VERSION: Literal[1] = 1
 """Version of :class:`SessionSnapshot` (and the :class:`ChatMessage` items in its history)."""
+
+SESSION_HEAD_SCHEMA_VERSION: Literal[2] = 2
+"""Version of the stored session: a :class:`SessionHead` plus the history in chunks."""
 
 
 class ToolCallRequest(BaseModel):
@@ -88,7 +94,10 @@ class ToolDefinition(BaseModel):
 
 
 class SessionSnapshot(BaseModel):
-    """A session's state: its history and the agent that answers next. Stored in the Virtual Object."""
+    """A session's state: its history and the agent that answers next.
+
+    What the ``history`` handler answers; schema version 1 also stored it as it is (every message inline).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -100,6 +109,22 @@ class SessionSnapshot(BaseModel):
     """The conversation, oldest first."""
     turn_running: bool = False
     """Whether a turn was in progress when this snapshot was written."""
+
+
+class SessionHead(BaseModel):
+    """The head record of a stored session (schema version 2): the agent that answers next, whether a turn runs,
+    and where the history's chunks are (``session:items:<n>``, one per turn). Small and of constant size."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[2] = SESSION_HEAD_SCHEMA_VERSION
+    """Schema version of this record."""
+    current_agent: str
+    """Name of the agent that answers the next message (changes on handoffs)."""
+    turn_running: bool = False
+    """Whether a turn was in progress when this record was written."""
+    log: ChunkIndex = Field(default_factory=ChunkIndex)
+    """Where the history's messages are (JSON of :class:`ChatMessage`) and how many."""
 
 
 class Reminder(BaseModel):

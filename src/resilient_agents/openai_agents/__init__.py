@@ -13,6 +13,8 @@ from resilient_agents import _extras
 if _extras.missing("agents"):
     raise _extras.missing_extra_error(__name__, extra="openai-agents", needs="the OpenAI Agents SDK")
 
+from resilient_agents._history_window import HistoryLimit
+
 from ._app import durable_app
 from ._context import durable_context, durable_object_context
 from ._runner import DurableRunner
@@ -25,6 +27,7 @@ from ._tools import durable_tool
 __all__ = [
     "DurableRunner",
     "DurableSettings",
+    "HistoryLimit",
     "RestateSession",
     "RetrySettings",
     "ServiceSettings",

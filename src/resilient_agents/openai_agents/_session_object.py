@@ -15,6 +15,7 @@ from agents.run_context import RunContextWrapper
 from pydantic import BaseModel
 
 from resilient_agents._durable import RawBytes
+from resilient_agents._history_window import HistoryLimit
 from resilient_agents._progress import install as _install_progress_driver
 from resilient_agents._usage_state import history_usage, read_usage, write_turn_usage
 from resilient_agents.access import SessionAuthorizer, check_session_access
@@ -23,7 +24,13 @@ from resilient_agents.usage import ModelPrice, UsageTally
 
 from ._runner import DurableRunner, _reachable_agents
 from ._service import ServiceSettings, answer_value, parse_message
-from ._session import CONTEXT_STATE_KEY, SESSION_STATE_KEY, RestateSession, SessionRecord, read_session_record
+from ._session import (
+    CONTEXT_STATE_KEY,
+    RestateSession,
+    SessionRecord,
+    clear_session_state,
+    read_session_record,
+)
 from ._settings import turn_run_config
 from ._usage import count_response
 
@@ -39,6 +46,7 @@ def session_object(
     context: Callable[[str], BaseModel] | None = None,
     authorize: SessionAuthorizer | None = None,
     prices: Mapping[str, ModelPrice] | None = None,
+    history_limit: HistoryLimit | None = None,
 ) -> restate.VirtualObject:
     """Build a Restate Virtual Object that keeps one conversation per object key.
 
@@ -52,6 +60,9 @@ def session_object(
       also while a turn runs or is suspended. Its ``usage`` field holds the tokens of each turn and the
       session's total (see :mod:`resilient_agents.usage`), kept under the state key ``usage``.
     * ``clear`` (exclusive): forget the conversation and the current agent (the usage stays).
+
+    The conversation is stored incrementally (a small head record plus one chunk of items per turn), so a
+    turn writes what it adds, not the whole history.
 
     Args:
         agent: The agent that answers the first message.
@@ -72,6 +83,9 @@ def session_object(
             caller of the ingress in.
         prices: Model prices in US dollars per million tokens, for the cost that ``history`` shows; by default
             the table in ``RESILIENT_AGENTS_PRICES`` (see :func:`resilient_agents.usage.load_prices`).
+        history_limit: How much of the stored history each turn sends to the model (default
+            :class:`~resilient_agents.openai_agents.HistoryLimit` ``()``: the newest 200 items, at most 200,000
+            characters, cut at a turn so tool calls keep their outputs). ``history`` still shows everything.
 
     Returns:
         The Virtual Object; bind it into a ``restate.app``.
@@ -94,7 +108,7 @@ def session_object(
         text = parse_message(body, cfg.max_message_chars)
         run_context = await load_context(ctx, context)
         return await run_session_turn(
-            RestateSession(ctx, run_context=run_context),
+            RestateSession(ctx, run_context=run_context, history_limit=history_limit),
             text,
             registry,
             agent,
@@ -115,7 +129,7 @@ def session_object(
     @obj.handler(name="clear")
     async def clear(ctx: restate.ObjectContext) -> None:
         check_session_access(authorize, ctx.key(), ctx.request().headers)
-        ctx.clear(SESSION_STATE_KEY)
+        await clear_session_state(ctx)
         ctx.clear(CONTEXT_STATE_KEY)
 
     return obj
