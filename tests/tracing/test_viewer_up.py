@@ -22,7 +22,8 @@ from resilient_agents.engine import pick_free_port
 from resilient_agents.testing import wait_until
 from resilient_agents.traceview import TraceSpan, find_browser, screenshot
 
-pytestmark = pytest.mark.engine
+# Starting `up` and waiting for the engine's batched spans happen in the module fixture, charged to the first test.
+pytestmark = [pytest.mark.engine, pytest.mark.timeout(420)]
 ROOT = Path(__file__).resolve().parents[2]
 QUESTION = "What is the weather in Detroit?"
 OUR_SPANS = importlib.util.find_spec("opentelemetry.sdk") is not None  # The `otel` extra (in the dev setup).
