@@ -26,6 +26,7 @@ PUBLIC_MODULES = [
     "resilient_agents.run",
     "resilient_agents.streams",
     "resilient_agents.testing",
+    "resilient_agents.traceview",
     "resilient_agents.usage",
 ]
 MIRRORS_AGENTS = "resilient_agents.openai_agents.sdk"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -263,10 +264,15 @@ def test_up_restarts_a_killed_engine_and_the_turn_completes(tmp_path: Path, caps
 
 def test_a_service_that_keeps_failing_to_start_stops_up(tmp_path: Path) -> None:
     fail = tmp_path / "fail-at-import"
-    with _up(tmp_path, "tests.cli.flaky_app:app", {"FLAKY_APP_FAIL_FILE": str(fail)}) as up:
+    app_file = tmp_path / "flaky_copy.py"
+    shutil.copy(Path(__file__).with_name("flaky_app.py"), app_file)
+    with _up(tmp_path, f"{app_file}:app", {"FLAKY_APP_FAIL_FILE": str(fail)}) as up:
         assert up.first_line(f"logs: {up.data_dir / 'logs'}")
         assert httpx.post(f"{up.ingress}/Agent/run", json="hi", timeout=30).json() == "echo: hi"
-        fail.touch()  # A broken deploy: the next import raises.
+        # A broken deploy: the app's source changes (so the warm spare, which imported the old code, is not
+        # promoted) and its next import raises.
+        fail.touch()
+        app_file.write_text(app_file.read_text() + "\n# deploy 2\n")
         os.kill(int(str(up.state()["service_pid"])), signal.SIGKILL)
 
         assert up.process.wait(timeout=120) == 1
@@ -279,7 +285,7 @@ def test_a_service_that_keeps_failing_to_start_stops_up(tmp_path: Path) -> None:
             assert f"service failed to start ({attempt} of 5 in a row)" in output
             assert f"retrying in {delay}s" in output
         assert "service failed to start 5 times in a row without becoming healthy; giving up" in output
-        assert "RuntimeError: flaky_app refuses to import" in output
+        assert "flaky_app refuses to import" in output  # The tail of the log.
         assert output.rstrip().endswith("stopped.")
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{up.admin}/health", timeout=2)
@@ -331,8 +337,9 @@ def test_up_bank_seed_requests_through_chat(up_bank: UpProcess, capsys: pytest.C
         assert main(["chat", "--app", "bank", "--ingress", up_bank.ingress, "--session", "alice", text]) == 0
         return capsys.readouterr().out
 
+    # The accounts are reachable only through the agent's tools, not straight from the ingress.
     summary = httpx.post(f"{up_bank.ingress}/Account/alice/summary", timeout=30)
-    assert summary.status_code == 200, summary.text
+    assert summary.status_code == 400 and "not public" in summary.text, summary.text
     assert "balance" in chat("how much is my balance?").lower()
     assert "gambling" in chat("how much did I spend on gambling last month?").lower()
     assert "loan" in chat("give me an overview of my outstanding loans and credit").lower()

@@ -89,6 +89,11 @@ def _add_up_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     up.add_argument("--node-port", type=int, default=5122, help="engine node port (default: %(default)s)")
     up.add_argument("--service-port", type=int, default=9080, help="the app's service port (default: %(default)s)")
     up.add_argument("--offline", action="store_true", help="use the offline demo model even if an API key is set")
+    up.add_argument(
+        "--no-standby",
+        action="store_true",
+        help="do not keep a warm spare service process (saves its memory; a killed service restarts cold)",
+    )
     up.add_argument("--model", help="model name (default from RESILIENT_AGENTS_MODEL; ignored by the offline model)")
     up.add_argument(
         "--api", choices=["responses", "chat"], help="wire API of the model server (default from RESILIENT_AGENTS_API)"
@@ -175,6 +180,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         trace=args.trace,
         trace_port=args.trace_port,
         cluster=args.cluster,
+        standby=not args.no_standby,
     )
     return run_up(options)
 
