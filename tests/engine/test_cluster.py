@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from resilient_agents.cli import main
 from resilient_agents.engine import EngineConfig, query
 from resilient_agents.engine.cluster import RestateCluster, cluster_node_config
 from resilient_agents.engine.ports import port_is_free
@@ -75,6 +76,13 @@ def test_overlapping_port_ranges_and_too_few_nodes_are_refused(tmp_path: Path) -
         RestateCluster(tmp_path, 3, settings=EngineConfig(tmp_path, ingress_port=8080, admin_port=8082, node_port=5122))
     with pytest.raises(EngineError, match="replication"):
         RestateCluster(tmp_path, 2, replication=3)
+
+
+def test_up_refuses_a_cluster_of_one_node(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["up", "weather", "--cluster", "1"])
+    assert exit_info.value.code == 2
+    assert "a cluster needs at least 2 nodes" in capsys.readouterr().err
 
 
 # -- the testing kit -----------------------------------------------------------------------------------------
@@ -291,5 +299,7 @@ def test_up_cluster_loses_no_message_when_a_node_is_killed_under_load(tmp_path: 
             f"\ncluster failover: {TOTAL_TURNS} turns in {elapsed:.1f}s ({TOTAL_TURNS / elapsed:.1f} turns/s), "
             f"{len(load.retries)} retried calls, longest pause without a finished turn after the kill: {stall:.2f}s"
         )
-        for failure in load.retries[:5]:
+        rate = [sum(1 for t in load.completions if k <= t - load.kill_at < k + 1) for k in range(-3, 15)]
+        print(f"  turns finished per second from 3 s before to 15 s after the kill: {rate}")
+        for failure in load.retries[:3]:
             print(f"  retried: {failure}")
