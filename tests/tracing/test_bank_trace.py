@@ -47,10 +47,11 @@ def _children(spans: list[ReceivedSpan], parent: ReceivedSpan) -> list[ReceivedS
     return [s for s in spans if s.parent_id == parent.span_id]
 
 
+@pytest.mark.parametrize("always_replay", [False, True], ids=["live", "always-replay"])
 def test_handoff_and_a_three_tool_batch_under_one_turn(
-    traced_env: Callable[..., AgentTestEnv], receiver: TraceReceiver
+    traced_env: Callable[..., AgentTestEnv], receiver: TraceReceiver, always_replay: bool
 ) -> None:
-    env = traced_env(APP)
+    env = traced_env(APP, always_replay=always_replay)
     assert env.call("TracingStaff/open_account", "alice").status_code == 200
     env.scripted.push(
         Reply.call("transfer_to_banking_agent"),

@@ -128,3 +128,24 @@ def test_kill_during_tool_gives_one_span_per_model_call(
     assert {s.parent_id for s in [*models, *tools]} == {turn.span_id}
     assert {s.trace_id for s in [turn, *models, *tools]} == {turn.trace_id}
     assert models[0].start_ns < tools[0].start_ns
+
+
+def test_always_replay_emits_each_span_once(traced_env: Callable[..., AgentTestEnv], receiver: TraceReceiver) -> None:
+    # Every suspension point replays the journal in a new attempt: still one span per step and one turn.
+    env = traced_env("examples.weather.agent:app", env={"WEATHER_API_DELAY": "0"}, always_replay=True)
+    env.scripted.push(Reply.call("get_weather", city="Detroit"), answer_from_tool_output)
+    invocation = env.send("Agent/run", QUESTION)
+    assert env.attach(invocation).status_code == 200
+    spans = wait_for_spans(
+        receiver,
+        lambda all_: bool(_engine(all_, "invocation-end", invocation)) and bool(spans_named(receiver, "invoke_agent")),
+        "the engine's and the service's spans",
+    )
+    attempts = _engine(spans, "invocation-attempt", invocation)
+    turns = spans_named(receiver, "invoke_agent")
+    models = spans_named(receiver, "chat ")
+    tools = spans_named(receiver, "execute_tool")
+    assert len(turns) == 1 and len(models) == 2 and len(tools) == 1
+    assert len(attempts) > 1  # The engine did replay.
+    assert {s.parent_id for s in [*models, *tools]} == {turns[0].span_id}
+    assert turns[0].parent_id in {a.span_id for a in attempts}
