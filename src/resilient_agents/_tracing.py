@@ -11,12 +11,12 @@ hands each attempt a W3C ``traceparent`` header; the turn span is a child of tha
 tool, handoff and approval spans are children of the turn.
 
 **Replays.** A replayed step emits no span: model and tool spans are opened *inside* the journaled step's
-action, which runs only when the step really executes (once per attempt of the step, numbered
-``resilient_agents.attempt``); handoff spans are emitted only when the engine is not replaying. Spans that
-cover more than one engine attempt (the turn, an approval wait, a tool with durable actions) are ended only
-by the attempt that finishes them: an attempt that suspends, fails or is killed leaves them open, and their
-span id is derived from the invocation id, so the spans that steps of an earlier attempt exported name the
-same turn as their parent.
+action, which runs only when the step really executes (once per execution of the step, numbered
+``resilient_agents.attempt``). Handoffs, plain function tools and tools with durable actions get a span only
+when the engine is not replaying. Spans that cover more than one engine attempt (the turn, an approval wait,
+a native-loop tool that calls a handler) are ended only by the attempt that finishes them: an attempt that
+suspends, fails or is killed leaves them open, and their span id is derived from the invocation id, so the
+spans that steps of an earlier attempt exported name the same turn as their parent.
 
 **Content.** Prompts, outputs, tool arguments and results are recorded only with
 ``RESILIENT_AGENTS_TRACE_CONTENT=1``; keys and headers never are.
@@ -32,7 +32,6 @@ import json
 import logging
 import os
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -119,16 +118,15 @@ def _make_tracer() -> Tracer | None:
         return None
     if environ.get("OTEL_TRACES_EXPORTER", "").strip().lower() == "none":
         return None
+    if "opentelemetry.trace" in sys.modules:  # The application may have set up OpenTelemetry itself: use its.
+        from opentelemetry import trace
+
+        provider = trace.get_tracer_provider()
+        if type(provider).__name__ not in ("ProxyTracerProvider", "NoOpTracerProvider"):
+            return provider.get_tracer(_INSTRUMENTATION)
     if environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         return _sdk_tracer(environ)
-    if "opentelemetry.trace" not in sys.modules:
-        return None  # Nobody set up OpenTelemetry in this process: no spans, no import cost.
-    from opentelemetry import trace
-
-    provider = trace.get_tracer_provider()
-    if type(provider).__name__ in ("ProxyTracerProvider", "NoOpTracerProvider"):
-        return None
-    return provider.get_tracer(_INSTRUMENTATION)
+    return None  # Nobody set up OpenTelemetry in this process: no spans, no import cost.
 
 
 def _sdk_tracer(environ: Mapping[str, str]) -> Tracer | None:
@@ -663,8 +661,3 @@ def _invocation_key() -> str:
 
 def _clean(attributes: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in attributes.items() if value is not None}
-
-
-def now_ns() -> int:
-    """The wall clock in ns (span times only; never journaled)."""
-    return time.time_ns()

@@ -59,3 +59,26 @@ def test_content_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not _tracing.content_enabled()
     monkeypatch.setenv(_tracing.CONTENT_ENV, "1")
     assert _tracing.content_enabled()
+
+
+def test_an_applications_own_tracer_provider_gets_the_spans() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    code = (
+        "from opentelemetry import trace\n"
+        "from opentelemetry.sdk.trace import TracerProvider\n"
+        "from opentelemetry.sdk.trace.export import SimpleSpanProcessor\n"
+        "from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter\n"
+        "exporter = InMemorySpanExporter()\n"
+        "provider = TracerProvider()\n"
+        "provider.add_span_processor(SimpleSpanProcessor(exporter))\n"
+        "trace.set_tracer_provider(provider)\n"
+        "from resilient_agents import _tracing\n"
+        "assert _tracing.enabled()\n"
+        "with _tracing.model_call(None, step='llm: A #1', agent='A', model='m', host='h:1') as span:\n"
+        "    span.usage(3, 4)\n"
+        "[finished] = exporter.get_finished_spans()\n"
+        "assert finished.name == 'chat m', finished.name\n"
+        "assert finished.attributes['gen_ai.usage.output_tokens'] == 4\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
