@@ -20,6 +20,7 @@ import restate
 from restate.serde import Serde
 
 from resilient_agents._chunked_state import chunk_key
+from resilient_agents.cli._sessions import _message_count
 from resilient_agents.loop._session import _read_stored as read_loop_stored
 from resilient_agents.loop._types import SessionSnapshot
 from resilient_agents.models import Reply
@@ -200,3 +201,10 @@ def test_a_loop_session_continues_a_conversation_stored_by_the_previous_format(
     assert stored["session"]["schema_version"] == 2
     assert stored["session:items:0"] == old_history
     assert [m["text"] for m in stored["session:items:1"]] == ["thanks", "You are welcome."]
+
+
+def test_sessions_list_counts_the_messages_of_both_formats() -> None:
+    assert _message_count(json.dumps(SDK["state"]["agents_session"])) == 8
+    assert _message_count(json.dumps(LOOP["state"]["session"])) == 8
+    head = {"schema_version": 2, "log": {"chunks": 2, "items": 10, "last_items": 2}, "current_agent": "Triage"}
+    assert _message_count(json.dumps(head)) == 10
