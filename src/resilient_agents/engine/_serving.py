@@ -187,11 +187,14 @@ def _without_lifespan_noise(app: Any) -> Any:
     return wrapped
 
 
-def _listening_socket(host: str, port: int) -> socket.socket:
+def _listening_socket(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            # Several worker processes listen on the same port; the kernel spreads new connections over them.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
         sock.listen(1024)
     except OSError as error:
@@ -237,6 +240,7 @@ async def serve_app(
     shutdown_trigger: Callable[[], Awaitable[Any]] | None = None,
     handle_signals: bool = True,
     graceful_timeout: float = 2.0,
+    reuse_port: bool = False,
 ) -> None:
     """Serve an ASGI app (usually ``restate.app([...])``) with hypercorn in this process until told to stop.
 
@@ -252,12 +256,14 @@ async def serve_app(
         shutdown_trigger: An extra coroutine function; when its coroutine completes, the server stops.
         handle_signals: Install SIGINT/SIGTERM handlers (only possible in the main thread; skipped elsewhere).
         graceful_timeout: Seconds open connections get to finish on shutdown.
+        reuse_port: Listen with ``SO_REUSEPORT``, so that several worker processes share the port (the kernel
+            spreads new connections over them).
 
     Raises:
         EngineError: The port cannot be bound.
     """
     loop = asyncio.get_running_loop()
-    sock = _listening_socket(host, port)
+    sock = _listening_socket(host, port, reuse_port)
     bound_port: int = sock.getsockname()[1]
     config = hypercorn_config(graceful_timeout=graceful_timeout)
     # Hand the socket over: hypercorn wraps the descriptor in its own socket object, which then owns it.

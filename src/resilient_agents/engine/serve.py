@@ -11,6 +11,9 @@ pipe from the parent, so when the parent exits (even by ``kill -9``) the pipe cl
 at once while it waits, gracefully (as on SIGINT) once it serves. ``--status-fd`` names a descriptor on which
 it writes ``standby`` once the app is imported and ``ready <url>`` once the port listens, or ``stale`` (and
 exits) when told to serve after a source file of the app or project changed since it imported it.
+
+With ``--reuse-port`` it listens with ``SO_REUSEPORT``: it is one of several workers sharing the port
+(``ServiceProcess(workers=N)``), and the kernel spreads the engine's connections over them.
 """
 
 from __future__ import annotations
@@ -207,6 +210,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="import the app, then wait for the line 'go' on stdin before serving; exit when stdin closes",
     )
     parser.add_argument(
+        "--reuse-port",
+        action="store_true",
+        help="listen with SO_REUSEPORT: one of several worker processes sharing the port",
+    )
+    parser.add_argument(
         "--status-fd",
         type=int,
         default=None,
@@ -230,9 +238,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         _write_status(args.status_fd, f"ready {url}")
 
     try:
-        if standby is not None:
-            _wait_until_port_free(args.host, args.port)
-        asyncio.run(serve_app(app, args.host, args.port, ready=ready, graceful_timeout=args.graceful_timeout))
+        if standby is not None and not args.reuse_port:
+            _wait_until_port_free(args.host, args.port)  # With SO_REUSEPORT the other workers hold it: bind now.
+        asyncio.run(
+            serve_app(
+                app,
+                args.host,
+                args.port,
+                ready=ready,
+                graceful_timeout=args.graceful_timeout,
+                reuse_port=args.reuse_port,
+            )
+        )
     except EngineError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return EXIT_FAILURE
