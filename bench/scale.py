@@ -1,0 +1,562 @@
+"""Many sessions at once: throughput, latency and CPU per turn of ours against a plain Restate baseline.
+
+Three phases, on one real ``restate-server`` in a loopback-only network namespace, against a model server in this
+process that answers every request after ``--model-ms`` (200 ms by default):
+
+* **load**: for each size in ``--sessions`` (100, 300, 1000), N sessions each send ``--messages`` messages,
+  ``--in-flight`` at a time, to three Virtual Objects of ``bench/apps/scale_app.py``, one after the other:
+  ``baseline`` (a plain Restate handler doing the same two model calls as ``ctx.run`` steps with ``httpx``, no
+  agent code), ``sdk`` (``session_object``, the Agents SDK path) and ``loop`` (``loop_session_object``, the
+  native loop). One turn = 2 model calls + 1 tool. Printed: turns/s, p50, p99, errors, and the CPU the service
+  processes (all workers, from ``/proc/<pid>/stat``) and the engine spent per turn, with each variant's ratio to
+  the baseline of the same size.
+* **memory**: the SDK path with ``--memory-sessions`` sessions (1,000 and 10,000) of one message each, the model
+  answering at once: service RSS (all workers) and the engine's data size.
+* **conversation**: one conversation of ``--conversation-turns`` turns (500) per path, the model answering at
+  once: latency and bytes written at turns 1, 10, 100 and 500 (``SetState`` entries of the turn's journal, and
+  the whole journal). :func:`measure_conversation` can be reused on any session object.
+
+The service runs as ``--workers`` processes (default: the number of cores) sharing its port. The last line is
+``scale ratio ours/baseline: <sdk turns/s / baseline turns/s>`` at 1000 sessions (the largest size measured).
+
+Run it::
+
+    scripts/bench scale                                   # everything: about 10-15 minutes on 2 cores
+    scripts/bench scale --sessions 1000 --phases load     # just the headline number
+    scripts/bench scale --workers 1                       # one service process, to compare
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+
+from bench._cli import BenchError, non_negative_float, positive_int, progress, run_main
+from bench._common import QUESTION, WeatherTurnResponder, machine_note, median, percentile
+from resilient_agents.engine import (
+    EngineConfig,
+    RestateServer,
+    ServiceProcess,
+    binary_version,
+    query,
+    register_deployment,
+)
+from resilient_agents.engine.process import engine_env_for_workers
+from resilient_agents.models import ModelServer, ParsedRequest, Reply
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = "bench.apps.scale_app:app"
+VARIANTS = {"baseline": "Baseline", "sdk": "SdkSession", "loop": "LoopSession"}
+"""Short name -> the Virtual Object of ``scale_app`` it drives (handler ``message``)."""
+EXPECTED_IN_ANSWER = "temperature_c"
+"""In every answer: the model quotes the tool's output."""
+LAST_LINE_PREFIX = "scale ratio ours/baseline:"
+CONVERSATION_MARKS = (1, 10, 100, 500)
+PHASES = ("load", "memory", "conversation")
+
+
+class DelayedResponder:
+    """The weather turn's model (tool call, then answer), answering after :attr:`delay` seconds.
+
+    The server answers each request on its own thread, so requests in flight together wait out their delays
+    together, like a remote model's latency. The delay can be changed between phases.
+    """
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self._inner = WeatherTurnResponder()
+
+    def respond(self, request: ParsedRequest) -> Reply:
+        """Wait the delay, then answer as :class:`~bench._common.WeatherTurnResponder` does."""
+        if self.delay > 0:
+            time.sleep(self.delay)  # A stand-in for the model's latency; this is a server thread.
+        return self._inner.respond(request)
+
+
+# -- CPU and memory of processes ---------------------------------------------------------------------------------
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU seconds of ``pids`` so far (processes that are gone count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / _TICKS
+
+
+def rss_mb(pids: Sequence[int]) -> float:
+    """Resident memory of ``pids`` in MB (VmRSS)."""
+    total_kb = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total_kb += int(line.split()[1])
+        except OSError:
+            continue
+    return total_kb / 1024
+
+
+def dir_mb(path: Path) -> float:
+    """Bytes under ``path`` in MB."""
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
+
+
+# -- the load --------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class LoadResult:
+    """What one variant did at one size."""
+
+    variant: str
+    sessions: int
+    turns: int
+    seconds: float
+    latencies_ms: list[float]
+    errors: int
+    first_error: str | None
+    service_cpu_s: float
+    engine_cpu_s: float
+
+    @property
+    def turns_per_s(self) -> float:
+        """Completed turns per second of wall time."""
+        return (self.turns - self.errors) / self.seconds
+
+    def cpu_ms_per_turn(self, cpu_s: float) -> float:
+        """CPU milliseconds per completed turn."""
+        return 1000.0 * cpu_s / max(1, self.turns - self.errors)
+
+
+@dataclasses.dataclass
+class Stack:
+    """The running engine, service and model server."""
+
+    engine: RestateServer
+    service: ServiceProcess
+    responder: DelayedResponder
+    base_dir: Path
+
+    def service_pids(self) -> list[int]:
+        """The serving worker processes (not the idle spare)."""
+        return self.service.worker_pids
+
+    def engine_pids(self) -> list[int]:
+        """The restate-server process."""
+        return [self.engine.pid] if self.engine.pid is not None else []
+
+
+async def _drive(
+    url: str, keys: Sequence[str], messages: int, in_flight: int
+) -> tuple[list[float], int, str | None, float]:
+    """Send ``messages`` messages per session key, ``in_flight`` at a time; latencies, errors, first error, wall."""
+    latencies: list[float] = []
+    errors = 0
+    first_error: str | None = None
+    limit = asyncio.Semaphore(in_flight)
+    body = json.dumps(QUESTION).encode()
+    headers = {"content-type": "application/json"}
+    limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
+    async with httpx.AsyncClient(timeout=httpx.Timeout(600.0, connect=10.0), limits=limits) as client:
+
+        async def session(key: str) -> None:
+            nonlocal errors, first_error
+            for _ in range(messages):
+                async with limit:
+                    started = time.perf_counter()
+                    try:
+                        response = await client.post(f"{url}/{key}/message", content=body, headers=headers)
+                        ok = response.status_code == 200 and EXPECTED_IN_ANSWER in response.text
+                        problem = None if ok else f"HTTP {response.status_code}: {response.text[:300]}"
+                    except httpx.HTTPError as error:
+                        problem = repr(error)
+                    if problem is None:
+                        latencies.append((time.perf_counter() - started) * 1000.0)
+                    else:
+                        errors += 1
+                        first_error = first_error or problem
+
+        started = time.perf_counter()
+        await asyncio.gather(*(session(key) for key in keys))
+        return latencies, errors, first_error, time.perf_counter() - started
+
+
+def run_load(stack: Stack, variant: str, sessions: int, *, messages: int, in_flight: int, tag: str) -> LoadResult:
+    """Drive ``sessions`` sessions of ``variant`` and measure; keys are new (``<tag>-<i>``)."""
+    url = f"{stack.engine.ingress_url}/{VARIANTS[variant]}"
+    keys = [f"{tag}-{i}" for i in range(sessions)]
+    service, engine = stack.service_pids(), stack.engine_pids()
+    cpu_before, engine_before = cpu_seconds(service), cpu_seconds(engine)
+    latencies, errors, first_error, seconds = asyncio.run(_drive(url, keys, messages, in_flight))
+    return LoadResult(
+        variant,
+        sessions,
+        sessions * messages,
+        seconds,
+        latencies,
+        errors,
+        first_error,
+        cpu_seconds(service) - cpu_before,
+        cpu_seconds(engine) - engine_before,
+    )
+
+
+# -- memory ----------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class MemoryPoint:
+    """Service memory and engine data at a number of sessions."""
+
+    sessions: int
+    service_rss_mb: float
+    engine_rss_mb: float
+    engine_data_mb: float
+    errors: int
+
+
+def run_memory(stack: Stack, marks: Sequence[int], in_flight: int) -> list[MemoryPoint]:
+    """Grow the SDK path to each of ``marks`` sessions (one message each, model at once); measure at each."""
+    points: list[MemoryPoint] = []
+    done = errors = 0
+    for mark in sorted(marks):
+        url = f"{stack.engine.ingress_url}/{VARIANTS['sdk']}"
+        keys = [f"mem-{i}" for i in range(done, mark)]
+        _, failed, first_error, seconds = asyncio.run(_drive(url, keys, 1, in_flight))
+        errors += failed
+        done = mark
+        progress(f"memory: {mark} sessions ({len(keys)} new in {seconds:.0f} s, {failed} errors {first_error or ''})")
+        points.append(
+            MemoryPoint(
+                mark,
+                rss_mb(stack.service_pids()),
+                rss_mb(stack.engine_pids()),
+                dir_mb(stack.engine.config.base_dir),
+                errors,
+            )
+        )
+    return points
+
+
+# -- one long conversation ---------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ConversationTurn:
+    """One measured turn of a long conversation."""
+
+    turn: int
+    latency_ms: float
+    state_bytes: int
+    """Bytes of the turn's ``SetState`` journal entries (what it wrote to the object's state)."""
+    journal_bytes: int
+    """Bytes of the turn's whole journal."""
+
+
+def turn_bytes(admin_url: str, invocation_id: str) -> tuple[int, int]:
+    """(state bytes, journal bytes) of an invocation: its ``SetState`` entries' sizes, and all entries' sizes."""
+    rows = query(admin_url, f"SELECT entry_type, raw_length FROM sys_journal WHERE id = '{invocation_id}'")
+    state = sum(int(r["raw_length"]) for r in rows if r["entry_type"] == "Command: SetState")
+    return state, sum(int(r["raw_length"]) for r in rows)
+
+
+def measure_conversation(
+    ingress_url: str, admin_url: str, path: str, turns: int, marks: Sequence[int] = CONVERSATION_MARKS
+) -> list[ConversationTurn]:
+    """Send ``turns`` messages, one after the other, to ``path`` (``Object/key/message``); measure the ``marks``.
+
+    Reusable against any session object whose ``message`` handler takes a JSON string: run it with an engine
+    and a service of your own.
+
+    Args:
+        ingress_url: The engine's ingress.
+        admin_url: The engine's admin API (for the journal sizes).
+        path: e.g. ``SdkSession/long/message``.
+        turns: How many turns.
+        marks: Which turns to measure (1-based); those beyond ``turns`` are skipped.
+
+    Returns:
+        The measured turns, in order.
+
+    Raises:
+        BenchError: A turn failed.
+    """
+    measured: list[ConversationTurn] = []
+    with httpx.Client(timeout=120.0) as client:
+        for n in range(1, turns + 1):
+            started = time.perf_counter()
+            response = client.post(f"{ingress_url}/{path}", json=f"{QUESTION} (turn {n})")
+            latency = (time.perf_counter() - started) * 1000.0
+            if response.status_code != 200:
+                raise BenchError(f"{path} turn {n} answered HTTP {response.status_code}: {response.text[:300]}")
+            if n in marks:
+                invocation = response.headers.get("x-restate-id", "")
+                # The journal of a completed invocation is kept by the engine for a while: read it now.
+                state, journal = turn_bytes(admin_url, invocation) if invocation else (0, 0)
+                measured.append(ConversationTurn(n, latency, state, journal))
+    return measured
+
+
+# -- reporting -------------------------------------------------------------------------------------------------
+
+
+def load_lines(results: Sequence[LoadResult]) -> Iterator[str]:
+    """The load table: one row per size and variant, with ratios to the same size's baseline."""
+    yield (
+        f"{'sessions':>8} {'variant':<9} {'turns/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} "
+        f"{'svc CPU ms/turn':>15} {'engine CPU ms/turn':>18} {'turns/s vs baseline':>19}"
+    )
+    baselines = {r.sessions: r for r in results if r.variant == "baseline"}
+    for r in results:
+        base = baselines.get(r.sessions)
+        ratio = f"{r.turns_per_s / base.turns_per_s:.2f}" if base and base.turns_per_s else "-"
+        p50 = f"{median(r.latencies_ms):.0f}" if r.latencies_ms else "-"
+        p99 = f"{percentile(r.latencies_ms, 0.99):.0f}" if r.latencies_ms else "-"
+        yield (
+            f"{r.sessions:>8} {r.variant:<9} {r.turns_per_s:>8.1f} {p50:>8} {p99:>8} {r.errors:>6} "
+            f"{r.cpu_ms_per_turn(r.service_cpu_s):>15.1f} {r.cpu_ms_per_turn(r.engine_cpu_s):>18.1f} {ratio:>19}"
+        )
+    for r in results:
+        if r.first_error:
+            yield f"  first error ({r.variant}, {r.sessions} sessions): {r.first_error}"
+
+
+def memory_lines(points: Sequence[MemoryPoint]) -> Iterator[str]:
+    """Service RSS and engine data per number of sessions, with the ratio to the first point."""
+    if not points:
+        return
+    yield f"{'sessions':>8} {'service RSS MB':>14} {'engine RSS MB':>13} {'engine data MB':>14} {'RSS vs first':>12}"
+    first = points[0].service_rss_mb
+    for p in points:
+        yield (
+            f"{p.sessions:>8} {p.service_rss_mb:>14.0f} {p.engine_rss_mb:>13.0f} {p.engine_data_mb:>14.1f} "
+            f"{p.service_rss_mb / first:>12.2f}"
+        )
+
+
+def conversation_lines(paths: dict[str, list[ConversationTurn]]) -> Iterator[str]:
+    """Latency and bytes written at the measured turns of each path's conversation."""
+    yield f"{'path':<5} {'turn':>5} {'latency ms':>10} {'state bytes':>11} {'journal bytes':>13}"
+    for name, turns in paths.items():
+        for t in turns:
+            yield f"{name:<5} {t.turn:>5} {t.latency_ms:>10.1f} {t.state_bytes:>11} {t.journal_bytes:>13}"
+
+
+def ratio_line(results: Sequence[LoadResult]) -> str:
+    """``scale ratio ours/baseline: <n>``: SDK path turns/s over baseline turns/s at the largest size (1000)."""
+    sizes = {r.sessions for r in results if r.variant == "sdk"} & {
+        r.sessions for r in results if r.variant == "baseline"
+    }
+    if not sizes:
+        return f"{LAST_LINE_PREFIX} n/a (run the load phase with the sdk and baseline variants)"
+    size = max(sizes)
+    sdk = next(r for r in results if r.variant == "sdk" and r.sessions == size)
+    base = next(r for r in results if r.variant == "baseline" and r.sessions == size)
+    return f"{LAST_LINE_PREFIX} {sdk.turns_per_s / base.turns_per_s:.2f}"
+
+
+# -- the command -----------------------------------------------------------------------------------------------
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected numbers of at least 1, got {text!r}")
+    return values
+
+
+def _names(choices: Sequence[str]) -> Callable[[str], list[str]]:
+    def parse(text: str) -> list[str]:
+        values = [part.strip() for part in text.split(",") if part.strip()]
+        unknown = [v for v in values if v not in choices]
+        if unknown or not values:
+            raise argparse.ArgumentTypeError(f"choose from {', '.join(choices)} (comma-separated), got {text!r}")
+        return values
+
+    return parse
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    cores = len(os.sched_getaffinity(0))
+    parser = argparse.ArgumentParser(
+        prog="scripts/bench scale",
+        description="Many concurrent sessions: ours (SDK path, native loop) vs a plain Restate handler.",
+    )
+    parser.add_argument("--sessions", type=_sizes, default=[100, 300, 1000], help="sizes (default 100,300,1000)")
+    parser.add_argument("--messages", type=positive_int, default=1, help="messages per session (default 1)")
+    parser.add_argument("--in-flight", type=positive_int, default=200, help="concurrent requests (default 200)")
+    parser.add_argument(
+        "--model-ms", type=non_negative_float, default=200.0, help="model latency in the load phase (default 200)"
+    )
+    parser.add_argument(
+        "--variants", type=_names(tuple(VARIANTS)), default=list(VARIANTS), help="default baseline,sdk,loop"
+    )
+    parser.add_argument(
+        "--workers", type=positive_int, default=cores, help=f"service processes (default: the cores, {cores})"
+    )
+    parser.add_argument("--phases", type=_names(PHASES), default=list(PHASES), help="default load,memory,conversation")
+    parser.add_argument(
+        "--memory-sessions", type=_sizes, default=[1000, 10000], help="memory phase sizes (default 1000,10000)"
+    )
+    parser.add_argument(
+        "--conversation-turns", type=positive_int, default=500, help="turns of the long conversation (default 500)"
+    )
+    parser.add_argument("--base-dir", type=Path, default=None, help="keep the engine's data and logs here")
+    parser.add_argument("--json", type=Path, default=None, help="also write every number to this JSON file")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and print the tables; returns the process exit code."""
+    return run_main(argv, _parse, run_bench)
+
+
+def _start(stack: ExitStack, args: argparse.Namespace) -> Stack:
+    base_dir = args.base_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-scale-")))
+    base_dir.mkdir(parents=True, exist_ok=True)
+    responder = DelayedResponder(args.model_ms / 1000.0)
+    model = stack.enter_context(ModelServer(responder))
+    engine = RestateServer(
+        EngineConfig(
+            base_dir=base_dir / "restate",
+            ingress_port=0,
+            admin_port=0,
+            node_port=0,
+            extra_env=engine_env_for_workers(args.workers),
+        ),
+        log_path=base_dir / "engine.log",
+    )
+    stack.enter_context(engine)
+    env = {
+        "OPENAI_API_KEY": "bench",
+        "OPENAI_BASE_URL": model.base_url,
+        "OPENAI_AGENTS_DISABLE_TRACING": "1",
+        "PYTHONPATH": str(ROOT),
+    }
+    service = ServiceProcess(APP, workers=args.workers, cwd=ROOT, env=env, log_path=base_dir / "service.log")
+    stack.enter_context(service)
+    register_deployment(engine.admin_url, service.url, force=True)
+    return Stack(engine, service, responder, base_dir)
+
+
+def run_bench(args: argparse.Namespace, isolated: bool) -> None:
+    """Start everything, run the chosen phases, print the report."""
+    with ExitStack() as stack:
+        started = time.perf_counter()
+        s = _start(stack, args)
+        progress(f"engine and {args.workers} service worker(s) up in {time.perf_counter() - started:.1f} s")
+        _warm_up(s, args)
+        results: list[LoadResult] = []
+        if "load" in args.phases:
+            for size in args.sessions:
+                for variant in args.variants:
+                    result = run_load(
+                        s, variant, size, messages=args.messages, in_flight=args.in_flight, tag=f"{variant}-{size}"
+                    )
+                    progress(f"{variant} x {size}: {result.turns_per_s:.1f} turns/s, {result.errors} errors")
+                    results.append(result)
+        s.responder.delay = 0.0
+        points = run_memory(s, args.memory_sessions, args.in_flight) if "memory" in args.phases else []
+        conversations: dict[str, list[ConversationTurn]] = {}
+        if "conversation" in args.phases:
+            for name in ("sdk", "loop"):
+                conversations[name] = measure_conversation(
+                    s.engine.ingress_url, s.engine.admin_url, f"{VARIANTS[name]}/long/message", args.conversation_turns
+                )
+                progress(f"conversation of {args.conversation_turns} turns done on the {name} path")
+        lines = list(_report(s, args, isolated, results, points, conversations))
+        for line in lines:
+            print(line)
+        if args.json is not None:
+            args.json.write_text(
+                json.dumps(
+                    {
+                        "load": [
+                            {**dataclasses.asdict(r), "turns_per_s": r.turns_per_s, "latencies_ms": None}
+                            for r in results
+                        ],
+                        "memory": [dataclasses.asdict(p) for p in points],
+                        "conversation": {k: [dataclasses.asdict(t) for t in v] for k, v in conversations.items()},
+                        "report": lines,
+                    },
+                    indent=2,
+                )
+            )
+
+
+def _warm_up(s: Stack, args: argparse.Namespace) -> None:
+    """A few turns per variant and worker first (imports, connection pools), not measured."""
+    for variant in args.variants:
+        result = run_load(s, variant, 4 * args.workers, messages=1, in_flight=4 * args.workers, tag=f"warm-{variant}")
+        if result.errors:
+            raise BenchError(f"warm-up of {variant} failed: {result.first_error}")
+    progress("warm-up done")
+
+
+def _report(
+    s: Stack,
+    args: argparse.Namespace,
+    isolated: bool,
+    results: Sequence[LoadResult],
+    points: Sequence[MemoryPoint],
+    conversations: dict[str, list[ConversationTurn]],
+) -> Iterator[str]:
+    yield "scale: concurrent sessions, one turn = 2 model calls + 1 tool"
+    yield machine_note()
+    yield engine_line_for(s, isolated)
+    yield (
+        f"service: {args.workers} worker process(es) on one port (SO_REUSEPORT); model server in the bench process "
+        f"answering after {args.model_ms:g} ms (load phase), at once (memory, conversation)"
+    )
+    if results:
+        yield ""
+        yield (
+            f"load: each session sends {args.messages} message(s), {args.in_flight} in flight; "
+            "CPU = user+system of the service workers / of restate-server, per completed turn"
+        )
+        yield from load_lines(results)
+    if points:
+        yield ""
+        yield "memory: SDK path sessions of one message each (after the load phase's sessions)"
+        yield from memory_lines(points)
+    if conversations:
+        yield ""
+        yield "one long conversation per path (the model answers at once; every turn calls the tool)"
+        yield from conversation_lines(conversations)
+    yield ""
+    yield ratio_line(results)
+
+
+def engine_line_for(s: Stack, isolated: bool) -> str:
+    """The engine line of the report (as ``bench._cli.engine_line`` words it for an ``AgentTestEnv``)."""
+    binary = s.engine.binary
+    version = binary_version(binary) if binary is not None else None
+    network = "loopback-only network namespace" if isolated else "plain loopback (no network namespace allowed)"
+    return (
+        f"engine: restate-server {version or '(unknown version)'}, single node, {network}, "
+        f"{engine_env_for_workers(s.service.workers) or 'default invoker settings'}"
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
