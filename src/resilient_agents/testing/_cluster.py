@@ -40,6 +40,7 @@ class ClusterTestEnv(AgentTestEnv):
         pythonpath: Directories prepended to the service process's ``PYTHONPATH``.
         check_step_names: See :class:`AgentTestEnv`.
         unchecked_services: See :class:`AgentTestEnv`.
+        tracing_endpoint: Where every node exports its OpenTelemetry spans (see :class:`AgentTestEnv`).
     """
 
     def __init__(
@@ -56,13 +57,19 @@ class ClusterTestEnv(AgentTestEnv):
         pythonpath: list[Path] | None = None,
         check_step_names: bool = True,
         unchecked_services: Collection[str] = (),
+        tracing_endpoint: str | None = None,
     ) -> None:
         base_dir = Path(base_dir)
         self.cluster = RestateCluster(
             base_dir / "restate",
             nodes,
             settings=EngineConfig(
-                base_dir=base_dir / "restate", ingress_port=0, admin_port=0, node_port=0, always_replay=always_replay
+                base_dir=base_dir / "restate",
+                ingress_port=0,
+                admin_port=0,
+                node_port=0,
+                always_replay=always_replay,
+                tracing_endpoint=tracing_endpoint,
             ),
             replication=replication,
             partitions=partitions,
@@ -103,7 +110,12 @@ class ClusterTestEnv(AgentTestEnv):
         """Stop the service, every node and the model server (after the step-name check of
         :meth:`AgentTestEnv.stop`)."""
         try:
-            super().stop()
+            try:
+                if self.check_step_names and self.cluster.running:
+                    # After a node restart partitions may still be moving; the check's query needs them settled.
+                    self.cluster.wait_ready(timeout=60)
+            finally:
+                super().stop()
         finally:
             self.cluster.stop()
 
