@@ -72,6 +72,16 @@ def test_node_config_shares_the_cluster_settings_and_offsets_the_ports(tmp_path:
         assert env["RESTATE_DEFAULT_RETRY_POLICY__MAX_ATTEMPTS"] == "1"  # The shared settings are kept.
 
 
+def test_free_ports_are_picked_once_for_all_nodes_and_never_shared(tmp_path: Path) -> None:
+    cluster = RestateCluster(tmp_path, 3)
+    configs = [node.config for node in cluster.nodes]
+    ports = [port for c in configs for port in (c.ingress_port, c.admin_port, c.node_port)]
+    assert len(set(ports)) == 9 and 0 not in ports
+    addresses = json.loads(cluster.nodes[2].config.environment()["RESTATE_METADATA_CLIENT__ADDRESSES"])
+    assert addresses == [f"http://127.0.0.1:{node.config.node_port}" for node in cluster.nodes]
+    assert [node.config.data_dir for node in cluster.nodes] == [tmp_path / f"node-{i}" for i in (1, 2, 3)]
+
+
 def test_overlapping_port_ranges_and_too_few_nodes_are_refused(tmp_path: Path) -> None:
     with pytest.raises(EngineError, match="overlap"):
         RestateCluster(tmp_path, 3, settings=EngineConfig(tmp_path, ingress_port=8080, admin_port=8082, node_port=5122))
