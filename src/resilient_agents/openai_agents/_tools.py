@@ -186,7 +186,7 @@ async def _durable_call(
     if entry.own_invocation:
         # Its durable actions are journaled one by one, in the turn; a call that starts while the engine
         # replays ran (at least partly) in an earlier attempt, and its span is not emitted again.
-        if _tracing.is_replaying():
+        if not _tracing.enabled() or _tracing.is_replaying():
             return await call()
         with traced.span(entry.name, f"tool: {entry.name}", tool_ctx):
             return await call()
