@@ -43,9 +43,10 @@ def test_500_turns_write_constant_bytes_send_bounded_input_and_keep_every_turn(
         turns[10].writes,
         turns[TURNS].writes,
     )
-    assert set(turns[TURNS].writes) <= {"session", f"session:items:{TURNS - 1}", "usage", "running_turn"}
-    # The usage record keeps the latest 100 turns: constant from there on.
-    assert turns[TURNS].bytes() <= 1.5 * turns[250].bytes()
+    written = {"session", f"session:items:{TURNS - 1}", "usage", f"usage:turn:{TURNS}", "running_turn"}
+    assert set(turns[TURNS].writes) <= written
+    # Everything the turn writes (conversation, usage totals, the turn's usage entry) is constant in the length.
+    assert turns[TURNS].bytes() <= 1.5 * turns[10].bytes(), (turns[10].writes, turns[TURNS].writes)
 
     # The whole conversation stays readable: the history handler and sessions show give all 500 turns.
     response = httpx.post(f"{env.engine.ingress_url}/LoopChat/long/history", timeout=60)

@@ -112,7 +112,14 @@ def test_two_bank_turns_count_once_across_a_kill_during_the_model_call(
     assert history["current_agent"] == "banking_agent" and history["turn_running"] is False  # Existing fields.
     assert [m["text"] for m in history["history"] if m["role"] == "user"] == ["what is my balance?", "thanks, bye"]
     rows = env.query("SELECT key FROM state WHERE service_name = 'BankSession' AND service_key = 'alice'")
-    assert sorted(row["key"] for row in rows) == ["session", "session:items:0", "session:items:1", "usage"]
+    assert sorted(row["key"] for row in rows) == [
+        "session",
+        "session:items:0",
+        "session:items:1",
+        "usage",  # The totals...
+        "usage:turn:1",  # ...and each turn's entries under their own key: a turn writes a constant amount.
+        "usage:turn:2",
+    ]
 
     capsys.readouterr()
     assert sessions_show(env.engine.ingress_url, "BankSession", "alice", as_json=False) == 0
