@@ -47,8 +47,7 @@ USAGE_SCHEMA_VERSION: Literal[1] = 1
 """Version of :class:`SessionUsage`. Bump it, and keep reading the old one, when the shape changes."""
 
 MAX_TURNS_KEPT = 100
-"""How many turns :attr:`SessionUsage.turns` keeps (the latest); the totals cover every turn. This bounds
-what a turn reads and writes, so keeping usage costs the same in the thousandth turn as in the first."""
+"""How many turns a ``history`` answer lists (the latest); the totals cover every turn."""
 
 PRICES_ENV = "RESILIENT_AGENTS_PRICES"
 """Environment variable with a price table as JSON, in US dollars per million tokens:
@@ -97,7 +96,8 @@ class SessionUsage(BaseModel):
     last_turn: int = 0
     """The number of the latest turn recorded (0 before the first)."""
     turns: list[TurnUsage] = Field(default_factory=list)
-    """Per turn and model, oldest first; only the latest :data:`MAX_TURNS_KEPT` turns."""
+    """Per turn and model, oldest first; only the latest :data:`MAX_TURNS_KEPT` turns. In state each turn's
+    entries live under their own key (``usage:turn:<n>``) and the stored record holds only the totals."""
     by_model: list[ModelTokens] = Field(default_factory=list)
     """Totals of every turn, per model."""
 
