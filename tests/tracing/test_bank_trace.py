@@ -98,6 +98,9 @@ def test_approval_wait_span_covers_a_restart(
     turn_id = env.send("BankSession/alice/message", "I'd like a loan of 50000")
     wait_until(lambda: len(pending(env, capsys)) == 1, what="the loan to wait for approval")
     approval_id = pending(env, capsys)[0]["id"]
+    # What ended before the crash is exported by then (a 100 ms batch delay): wait until it has arrived.
+    wait_for_spans(receiver, lambda _: len(spans_named(receiver, "handoff ")) == 1, "the handoff span")
+    wait_for_spans(receiver, lambda _: len(spans_named(receiver, "chat ")) == 2, "the first two model spans")
 
     killed_at = time.time_ns()
     env.kill_service()
