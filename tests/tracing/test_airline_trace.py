@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from resilient_agents.approvals._admin import list_pending
+from resilient_agents.cli import main
 from resilient_agents.models import Reply, ToolCall
-from resilient_agents.testing import AgentTestEnv
+from resilient_agents.testing import AgentTestEnv, wait_until
 
 from .conftest import assert_no_content, ours, spans_named, wait_for_spans
 from .receiver import TraceReceiver
@@ -84,3 +87,34 @@ def test_a_plain_function_tool_gets_a_span_too(
     assert tool.name == "execute_tool faq_lookup_tool" and tool.parent_id == turn.span_id
     assert tool.attributes["resilient_agents.step"] == "plain: faq_lookup_tool"
     assert "output.value" not in tool.attributes
+
+
+def test_a_seat_change_waiting_for_approval_across_a_restart(
+    traced_env: Callable[..., AgentTestEnv], receiver: TraceReceiver, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = traced_env("examples.airline.agent:app", env={"AIRLINE_OUTBOX": str(tmp_path / "outbox.jsonl")})
+    env.scripted.push(
+        Reply.call("transfer_to_seat_booking_agent"),
+        Reply.call("update_seat", confirmation_number="5666", new_seat="2A"),
+        Reply.say("Your seat is now 2A."),
+    )
+    urls = ["--ingress", env.engine.ingress_url, "--admin", env.engine.admin_url]
+    invocation = env.send("Airline/gina/message", "please change my seat to 2a for booking 5666")
+    pending = wait_until(lambda: list_pending(env.engine.admin_url), what="the approval request")
+    wait_for_spans(receiver, lambda _: len(spans_named(receiver, "handoff ")) == 1, "the handoff span")
+    killed_at = time.time_ns()
+    env.kill_service()
+    env.restart_service()
+    capsys.readouterr()
+    assert main(["approvals", "approve", pending[0].approval.id, "--by", "ana", *urls]) == 0
+    assert env.attach(invocation).status_code == 200
+
+    wait_for_spans(receiver, lambda _: len(spans_named(receiver, "invoke_agent")) == 1, "the turn span")
+    turn = spans_named(receiver, "invoke_agent")[0]
+    [tool] = spans_named(receiver, "execute_tool update_seat")
+    [wait] = spans_named(receiver, "approval_wait")
+    assert tool.parent_id == turn.span_id and wait.parent_id == tool.span_id
+    assert tool.status != "STATUS_CODE_ERROR" and tool.attributes["resilient_agents.outcome"] == "completed"
+    assert wait.start_ns < killed_at < wait.end_ns and wait.attributes["resilient_agents.approval.approved"] is True
+    assert turn.start_ns <= tool.start_ns <= wait.start_ns  # No span starts before its parent.
+    assert len(spans_named(receiver, "handoff ")) == 1

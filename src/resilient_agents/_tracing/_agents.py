@@ -12,6 +12,7 @@ from ._spans import (
     NO_SPAN,
     OpenSpan,
     SpanHandle,
+    clean,
     execution_span,
     extend_current_start,
     logical_span,
@@ -156,13 +157,14 @@ def handoff(ctx: Any, source: str, target: str) -> None:
     tracer.start_span(f"handoff {source} -> {target}", context=parent(ctx), attributes=attributes).end()
 
 
-def start_call_tool(
-    ctx: Any, parent_ctx: Parent | None, *, step: str, name: str, call_id: str, batch_size: int
+def start_resumable_tool(
+    ctx: Any, parent_ctx: Parent | None, *, step: str, name: str, call_id: str | None, batch_size: int | None
 ) -> OpenSpan | None:
-    """Start the span of a tool call that is a call to a handler (it may wait across attempts).
+    """Start the span of a tool call that may wait across attempts (a call to a handler or workflow, a tool
+    with durable actions waiting for an approval).
 
-    Its span id is derived from the invocation and the call id, so every attempt names the same span; only
-    the attempt that sees the call complete live ends it (:meth:`OpenSpan.finish`).
+    Every attempt that reaches the call starts it again under the same span id (derived from the invocation
+    and the call id); only the attempt that sees the call complete live ends it (:meth:`OpenSpan.finish`).
     """
     tracer = get_tracer()
     if tracer is None:
@@ -175,11 +177,11 @@ def start_call_tool(
         "openinference.span.kind": "TOOL",
         "tool.name": name,
         "resilient_agents.step": step,
-        "resilient_agents.tool.batched": batch_size > 1,
+        "resilient_agents.tool.batched": None if batch_size is None else batch_size > 1,
         "resilient_agents.tool.batch_size": batch_size,
     }
-    attributes = resumed(ctx, attributes, None)
-    token = FORCED_SPAN_ID.set(derived_span_id(ctx, f"tool/{call_id}"))
+    attributes = clean(resumed(ctx, attributes, None))
+    token = FORCED_SPAN_ID.set(derived_span_id(ctx, f"tool/{call_id or step}"))
     try:
         return OpenSpan(tracer.start_span(f"execute_tool {name}", context=parent_ctx, attributes=attributes))
     finally:

@@ -6,6 +6,7 @@ Private module.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,10 @@ from ._where import derived_span_id, is_replaying, parent, resumed
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
+
+
+_ENCLOSING: contextvars.ContextVar[tuple[Span, ...]] = contextvars.ContextVar("resilient_agents_enclosing", default=())
+"""The spans that outlive an attempt (turn, resumable tool) around the running code, outermost first."""
 
 
 class SpanHandle:
@@ -108,6 +113,7 @@ def logical_span(
         FORCED_SPAN_ID.reset(token)
     handle = SpanHandle(span)
     attached = context.attach(trace.set_span_in_context(span, parent_of_span))
+    enclosing = _ENCLOSING.set((*_ENCLOSING.get(), span))
     try:
         yield handle
     except restate.TerminalError as error:
@@ -121,6 +127,7 @@ def logical_span(
         if not is_replaying(ctx):  # Finished in an earlier attempt, which ended the span: do not repeat it.
             span.end()
     finally:
+        _ENCLOSING.reset(enclosing)
         context.detach(attached)
 
 
@@ -129,6 +136,23 @@ class OpenSpan:
 
     def __init__(self, span: Span) -> None:
         self.handle = SpanHandle(span)
+
+    @contextlib.contextmanager
+    def current(self) -> Iterator[None]:
+        """Make the span the parent of the spans started in this task meanwhile (an approval wait in a tool)."""
+        span = self.handle.span
+        if span is None:
+            yield
+            return
+        from opentelemetry import context, trace
+
+        token = context.attach(trace.set_span_in_context(span))
+        enclosing = _ENCLOSING.set((*_ENCLOSING.get(), span))
+        try:
+            yield
+        finally:
+            _ENCLOSING.reset(enclosing)
+            context.detach(token)
 
     def finish(self, ctx: Any, error: BaseException | None = None) -> None:
         """End the span if this attempt saw the work finish live; a replayed finish leaves it to the earlier one."""
@@ -150,17 +174,15 @@ def with_content(inner: contextlib.AbstractContextManager[SpanHandle], name: str
 
 
 def extend_current_start(start_ns: int) -> None:
-    """Move the current (turn) span's start back to ``start_ns`` when a child began in an earlier attempt.
+    """Move the start of the enclosing spans (tool, turn) back to ``start_ns`` when a child began earlier.
 
-    A span that outlives an attempt is recreated by the attempt that ends it; a child that started earlier
-    (an approval requested before a restart) would otherwise start before its parent.
+    A span that outlives an attempt is recreated by the attempt that ends it; a child whose start is
+    journaled (an approval requested before a restart) would otherwise start before its parents.
     """
-    from opentelemetry import trace
-
-    span = trace.get_current_span()
-    started = getattr(span, "_start_time", None)
-    if isinstance(started, int) and started > start_ns:
-        span._start_time = start_ns  # type: ignore[attr-defined]  # The SDK's Span keeps it here; no setter.
+    for span in _ENCLOSING.get():
+        started = getattr(span, "_start_time", None)
+        if isinstance(started, int) and started > start_ns:
+            span._start_time = start_ns  # type: ignore[attr-defined]  # The SDK's Span keeps it here; no setter.
 
 
 def clean(attributes: dict[str, Any]) -> dict[str, Any]:

@@ -66,7 +66,7 @@ def is_replaying(ctx: Any = None) -> bool:
 def derived_span_id(ctx: Any, what: str) -> int:
     """A span id from the invocation id and ``what``: the same in every attempt (0 outside a handler)."""
     try:
-        invocation = ctx.request().id
+        invocation = restate_context(ctx).request().id
     except Exception:
         return 0
     digest = hashlib.blake2b(f"{invocation}/{what}".encode(), digest_size=8).digest()

@@ -184,12 +184,18 @@ async def _durable_call(
 ) -> Any:
     """Run one call of a durable tool inside a durable run."""
     if entry.own_invocation:
-        # Its durable actions are journaled one by one, in the turn; a call that starts while the engine
-        # replays ran (at least partly) in an earlier attempt, and its span is not emitted again.
-        if not _tracing.enabled() or _tracing.is_replaying():
+        # Its durable actions are journaled one by one, in the turn; it may wait across attempts (an approval).
+        span = traced.resumable(entry.name, tool_ctx)
+        if span is None:
             return await call()
-        with traced.span(entry.name, f"tool: {entry.name}", tool_ctx):
-            return await call()
+        try:
+            with span.current():
+                result = await call()
+        except Exception as error:
+            span.finish(None, error)
+            raise
+        span.finish(None)
+        return result
     return await _call_as_step(entry, retry or run.settings.tool_retry, tool_ctx, call, traced)
 
 
@@ -200,6 +206,15 @@ class _Traced:
     parent: _tracing.Parent | None
     call_id: str | None
     batch_size: int | None
+
+    def resumable(self, name: str, tool_ctx: ToolContext[Any]) -> _tracing.OpenSpan | None:
+        """The span of a tool with durable actions: started in every attempt, ended by the one that finishes it."""
+        span = _tracing.start_resumable_tool(
+            None, self.parent, step=f"tool: {name}", name=name, call_id=self.call_id, batch_size=self.batch_size
+        )
+        if span is not None:
+            span.handle.set_content("input.value", tool_ctx.tool_arguments)
+        return span
 
     @contextlib.contextmanager
     def span(self, name: str, step: str, tool_ctx: ToolContext[Any]) -> Iterator[_tracing.SpanHandle]:

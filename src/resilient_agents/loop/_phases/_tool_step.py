@@ -101,7 +101,7 @@ def _call_spans(ctx: restate.Context, state: TurnState, calls: tuple[ToolCallReq
         if tool is None or isinstance(tool, LoopFunctionTool):
             continue
         step = f"call: {getattr(tool, 'service', '')}/{getattr(tool, 'handler', '')}"
-        span = _tracing.start_call_tool(
+        span = _tracing.start_resumable_tool(
             ctx, span_parent, step=step, name=call.name, call_id=call.call_id, batch_size=len(calls)
         )
         if span is not None:
