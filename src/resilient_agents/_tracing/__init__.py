@@ -12,11 +12,12 @@ tool, handoff and approval spans are children of the turn.
 
 **Replays.** A replayed step emits no span: model and tool spans are opened *inside* the journaled step's
 action, which runs only when the step really executes (once per execution of the step, numbered
-``resilient_agents.attempt``). Handoffs, plain function tools and tools with durable actions get a span only
-when the engine is not replaying. Spans that cover more than one engine attempt (the turn, an approval wait,
-a native-loop tool that calls a handler) are ended only by the attempt that finishes them: an attempt that
-suspends, fails or is killed leaves them open, and their span id is derived from the invocation id, so the
-spans that steps of an earlier attempt exported name the same turn as their parent.
+``resilient_agents.attempt``). Handoffs and plain function tools get a span only when the engine is not
+replaying. Spans that cover more than one engine attempt (the turn, an approval wait, a tool with durable
+actions, a native-loop tool that calls a handler) are started again by every attempt under the same span id
+(derived from the invocation id) and ended only by the attempt that sees the work finish live: an attempt
+that suspends, fails or is killed leaves them open, and the spans an earlier attempt exported (the first
+model call before a crash) still name the right parent.
 
 **Content.** Prompts, outputs, tool arguments and results are recorded only with
 ``RESILIENT_AGENTS_TRACE_CONTENT=1``; keys and headers never are.
