@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from resilient_agents.models import Reply
+from resilient_agents.models import Fault, Reply
 from resilient_agents.testing import AgentTestEnv, wait_until
 
 from ..integration.conftest import answer_from_tool_output, count
@@ -149,3 +149,20 @@ def test_always_replay_emits_each_span_once(traced_env: Callable[..., AgentTestE
     assert len(attempts) > 1  # The engine did replay.
     assert {s.parent_id for s in [*models, *tools]} == {turns[0].span_id}
     assert turns[0].parent_id in {a.span_id for a in attempts}
+
+
+def test_a_failed_model_attempt_has_its_own_error_span(
+    traced_env: Callable[..., AgentTestEnv], receiver: TraceReceiver
+) -> None:
+    env = traced_env("examples.weather.agent:app", env={"WEATHER_API_DELAY": "0"})
+    env.scripted.push(Fault.server_error(503), Reply.call("get_weather", city="Detroit"), answer_from_tool_output)
+    assert env.call("Agent/run", QUESTION).status_code == 200
+    wait_for_spans(receiver, lambda _: len(spans_named(receiver, "invoke_agent")) == 1, "the turn span")
+    first = sorted(
+        (s for s in spans_named(receiver, "chat ") if s.attributes["resilient_agents.step"] == "llm: WeatherAgent #1"),
+        key=lambda s: s.attributes["resilient_agents.attempt"],
+    )
+    assert [s.attributes["resilient_agents.attempt"] for s in first] == [1, 2]
+    assert first[0].status == "STATUS_CODE_ERROR" and first[0].attributes["resilient_agents.outcome"] == "failed"
+    assert "gen_ai.usage.input_tokens" not in first[0].attributes
+    assert first[1].status != "STATUS_CODE_ERROR" and first[1].attributes["gen_ai.usage.input_tokens"] > 0
