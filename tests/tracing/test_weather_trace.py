@@ -166,3 +166,18 @@ def test_a_failed_model_attempt_has_its_own_error_span(
     assert first[0].status == "STATUS_CODE_ERROR" and first[0].attributes["resilient_agents.outcome"] == "failed"
     assert "gen_ai.usage.input_tokens" not in first[0].attributes
     assert first[1].status != "STATUS_CODE_ERROR" and first[1].attributes["gen_ai.usage.input_tokens"] > 0
+
+
+@pytest.mark.parametrize("always_replay", [False, True], ids=["live", "always-replay"])
+def test_a_durable_sleep_has_a_span(
+    traced_env: Callable[..., AgentTestEnv], receiver: TraceReceiver, always_replay: bool
+) -> None:
+    # Always-replay: the sleep suspends the invocation and a later attempt wakes up; still one span.
+    env = traced_env("tests.tracing.sleep_app:app", always_replay=always_replay)
+    env.scripted.push(Reply.call("nap", seconds=0.2), Reply.say("Rested."))
+    assert env.call("Sleeper/run", "take a nap").status_code == 200
+    wait_for_spans(receiver, lambda _: len(spans_named(receiver, "invoke_agent")) == 1, "the turn span")
+    [tool] = spans_named(receiver, "execute_tool nap")
+    [sleep] = spans_named(receiver, "sleep nap")
+    assert sleep.parent_id == tool.span_id and tool.parent_id == spans_named(receiver, "invoke_agent")[0].span_id
+    assert sleep.attributes["resilient_agents.sleep.seconds"] == 0.2

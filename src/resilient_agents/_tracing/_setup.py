@@ -59,6 +59,10 @@ def get_tracer() -> Tracer | None:
         _checked = True
         try:
             _tracer = _make_tracer()
+            if _tracer is not None:
+                from ._sleep import install as trace_sleeps
+
+                trace_sleeps()
         except Exception:  # Tracing must never break an agent: say why, run without it.
             logger.exception("OpenTelemetry tracing is off: the tracer provider could not be set up")
             _tracer = None
