@@ -1,4 +1,4 @@
-"""OpenTelemetry spans of agent turns, model calls, tools, handoffs and approval waits. Private package.
+"""OpenTelemetry spans of agent turns, model calls, tools, handoffs, approval waits and durable sleeps. Private package.
 
 **Turning it on.** Install the ``otel`` extra and set ``OTEL_EXPORTER_OTLP_ENDPOINT`` (and ``OTEL_SERVICE_NAME``)
 in the service's environment: the first span then installs an OpenTelemetry SDK tracer provider with the
