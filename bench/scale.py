@@ -33,6 +33,8 @@ import asyncio
 import dataclasses
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -42,7 +44,7 @@ from pathlib import Path
 import httpx
 
 from bench._cli import BenchError, non_negative_float, positive_int, progress, run_main
-from bench._common import QUESTION, WeatherTurnResponder, machine_note, median, percentile
+from bench._common import QUESTION, machine_note, median, percentile
 from resilient_agents.engine import (
     EngineConfig,
     RestateServer,
@@ -52,7 +54,6 @@ from resilient_agents.engine import (
     register_deployment,
 )
 from resilient_agents.engine.process import engine_env_for_workers
-from resilient_agents.models import ModelServer, ParsedRequest, Reply
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = "bench.apps.scale_app:app"
@@ -65,22 +66,46 @@ CONVERSATION_MARKS = (1, 10, 100, 500)
 PHASES = ("load", "memory", "conversation")
 
 
-class DelayedResponder:
-    """The weather turn's model (tool call, then answer), answering after :attr:`delay` seconds.
+class ModelProcess:
+    """The delayed model server (``bench/apps/scale_model.py``) in a child process: its CPU is its own.
 
-    The server answers each request on its own thread, so requests in flight together wait out their delays
-    together, like a remote model's latency. The delay can be changed between phases.
+    Args:
+        delay_ms: How long it waits before answering each request.
     """
 
-    def __init__(self, delay: float) -> None:
-        self.delay = delay
-        self._inner = WeatherTurnResponder()
+    def __init__(self, delay_ms: float) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.apps.scale_model", "--delay-ms", str(delay_ms)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        word, _, url = self.process.stdout.readline().strip().partition(" ")
+        if word != "ready":
+            self.stop()
+            raise BenchError(f"the model server did not start (exit code {self.process.poll()})")
+        self.base_url = url
+        """The OpenAI base URL, ``http://127.0.0.1:<port>/v1``."""
 
-    def respond(self, request: ParsedRequest) -> Reply:
-        """Wait the delay, then answer as :class:`~bench._common.WeatherTurnResponder` does."""
-        if self.delay > 0:
-            time.sleep(self.delay)  # A stand-in for the model's latency; this is a server thread.
-        return self._inner.respond(request)
+    def set_delay(self, delay_ms: float) -> None:
+        """Change how long it waits before answering."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(f"delay {delay_ms}\n")
+        self.process.stdin.flush()
+        if self.process.stdout.readline().strip() != "ok":
+            raise BenchError("the model server did not take the new delay")
+
+    def stop(self) -> None:
+        """Close its input (it stops) and reap it."""
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 # -- CPU and memory of processes ---------------------------------------------------------------------------------
@@ -134,6 +159,8 @@ class LoadResult:
     first_error: str | None
     service_cpu_s: float
     engine_cpu_s: float
+    other_cpu_s: float
+    """CPU of the model server and of this process (the load generator): the rest of the machine's work."""
 
     @property
     def turns_per_s(self) -> float:
@@ -151,7 +178,7 @@ class Stack:
 
     engine: RestateServer
     service: ServiceProcess
-    responder: DelayedResponder
+    model: ModelProcess
     base_dir: Path
 
     def service_pids(self) -> list[int]:
@@ -203,7 +230,8 @@ def run_load(stack: Stack, variant: str, sessions: int, *, messages: int, in_fli
     url = f"{stack.engine.ingress_url}/{VARIANTS[variant]}"
     keys = [f"{tag}-{i}" for i in range(sessions)]
     service, engine = stack.service_pids(), stack.engine_pids()
-    cpu_before, engine_before = cpu_seconds(service), cpu_seconds(engine)
+    others = [stack.model.process.pid, os.getpid()]
+    cpu_before, engine_before, others_before = cpu_seconds(service), cpu_seconds(engine), cpu_seconds(others)
     latencies, errors, first_error, seconds = asyncio.run(_drive(url, keys, messages, in_flight))
     return LoadResult(
         variant,
@@ -215,6 +243,7 @@ def run_load(stack: Stack, variant: str, sessions: int, *, messages: int, in_fli
         first_error,
         cpu_seconds(service) - cpu_before,
         cpu_seconds(engine) - engine_before,
+        cpu_seconds(others) - others_before,
     )
 
 
@@ -321,7 +350,7 @@ def load_lines(results: Sequence[LoadResult]) -> Iterator[str]:
     """The load table: one row per size and variant, with ratios to the same size's baseline."""
     yield (
         f"{'sessions':>8} {'variant':<9} {'turns/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} "
-        f"{'svc CPU ms/turn':>15} {'engine CPU ms/turn':>18} {'turns/s vs baseline':>19}"
+        f"{'svc CPU ms/turn':>15} {'engine CPU ms/turn':>18} {'model+bench CPU':>15} {'turns/s vs baseline':>19}"
     )
     baselines = {r.sessions: r for r in results if r.variant == "baseline"}
     for r in results:
@@ -331,7 +360,8 @@ def load_lines(results: Sequence[LoadResult]) -> Iterator[str]:
         p99 = f"{percentile(r.latencies_ms, 0.99):.0f}" if r.latencies_ms else "-"
         yield (
             f"{r.sessions:>8} {r.variant:<9} {r.turns_per_s:>8.1f} {p50:>8} {p99:>8} {r.errors:>6} "
-            f"{r.cpu_ms_per_turn(r.service_cpu_s):>15.1f} {r.cpu_ms_per_turn(r.engine_cpu_s):>18.1f} {ratio:>19}"
+            f"{r.cpu_ms_per_turn(r.service_cpu_s):>15.1f} {r.cpu_ms_per_turn(r.engine_cpu_s):>18.1f} "
+            f"{r.cpu_ms_per_turn(r.other_cpu_s):>15.1f} {ratio:>19}"
         )
     for r in results:
         if r.first_error:
@@ -434,8 +464,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _start(stack: ExitStack, args: argparse.Namespace) -> Stack:
     base_dir = args.base_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-scale-")))
     base_dir.mkdir(parents=True, exist_ok=True)
-    responder = DelayedResponder(args.model_ms / 1000.0)
-    model = stack.enter_context(ModelServer(responder))
+    model = ModelProcess(args.model_ms)
+    stack.callback(model.stop)
     engine = RestateServer(
         EngineConfig(
             base_dir=base_dir / "restate",
@@ -456,7 +486,7 @@ def _start(stack: ExitStack, args: argparse.Namespace) -> Stack:
     service = ServiceProcess(APP, workers=args.workers, cwd=ROOT, env=env, log_path=base_dir / "service.log")
     stack.enter_context(service)
     register_deployment(engine.admin_url, service.url, force=True)
-    return Stack(engine, service, responder, base_dir)
+    return Stack(engine, service, model, base_dir)
 
 
 def run_bench(args: argparse.Namespace, isolated: bool) -> None:
@@ -475,7 +505,7 @@ def run_bench(args: argparse.Namespace, isolated: bool) -> None:
                     )
                     progress(f"{variant} x {size}: {result.turns_per_s:.1f} turns/s, {result.errors} errors")
                     results.append(result)
-        s.responder.delay = 0.0
+        s.model.set_delay(0.0)
         points = run_memory(s, args.memory_sessions, args.in_flight) if "memory" in args.phases else []
         conversations: dict[str, list[ConversationTurn]] = {}
         if "conversation" in args.phases:
@@ -525,7 +555,7 @@ def _report(
     yield machine_note()
     yield engine_line_for(s, isolated)
     yield (
-        f"service: {args.workers} worker process(es) on one port (SO_REUSEPORT); model server in the bench process "
+        f"service: {args.workers} worker process(es) on one port (SO_REUSEPORT); model server in its own process "
         f"answering after {args.model_ms:g} ms (load phase), at once (memory, conversation)"
     )
     if results:

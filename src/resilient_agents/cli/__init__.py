@@ -108,6 +108,13 @@ def _add_up_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="run the engine as a local Restate cluster of N nodes with a replicated log; node i listens on the "
         "base ports plus i (default: one node)",
     )
+    up.add_argument(
+        "--workers",
+        type=_worker_count,
+        default=0,
+        metavar="N",
+        help="service worker processes sharing the service port; a killed one is replaced (default: one per core)",
+    )
     up.set_defaults(func=_cmd_up)
 
 
@@ -149,6 +156,16 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _worker_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 1 or more worker processes")
+    return value
+
+
 def _node_count(text: str) -> int:
     try:
         value = int(text)
@@ -181,6 +198,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         trace_port=args.trace_port,
         cluster=args.cluster,
         standby=not args.no_standby,
+        workers=args.workers,
     )
     return run_up(options)
 

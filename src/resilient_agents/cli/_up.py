@@ -97,6 +97,8 @@ class UpOptions:
     """Keep a warm standby service process (app imported, waiting) that replaces a killed one at once."""
     cluster: int = 0
     """Run the engine as a local Restate cluster of this many nodes (0: one plain node); see ``_up_cluster``."""
+    workers: int = 0
+    """Service worker processes sharing the service port (0: one per usable core); see ``ServiceProcess``."""
 
 
 class Stack:
@@ -127,6 +129,9 @@ class Stack:
         )
         service_env = self._model_env()
         from resilient_agents.engine.identity import load_or_create_identity
+        from resilient_agents.engine.process import engine_env_for_workers
+
+        workers = opts.workers or len(os.sched_getaffinity(0))
 
         # Request identity: the engine signs every request to the service, which refuses unsigned ones (401).
         identity = load_or_create_identity(opts.data_dir)
@@ -143,6 +148,7 @@ class Stack:
                 node_port=opts.node_port,
                 request_identity_key=identity.private_key_path,
                 tracing_endpoint=self.trace_viewer.engine_endpoint if self.trace_viewer else None,
+                extra_env=engine_env_for_workers(workers),  # Several connections, so every worker gets some.
             ),
             binary=binary,
             log_path=self.logs / ENGINE_LOG,
@@ -162,6 +168,7 @@ class Stack:
             cwd=opts.project_dir,
             log_path=self.logs / SERVICE_LOG,
             standby=opts.standby,  # A warm spare (app imported) takes over at once after a crash.
+            workers=workers,  # Processes sharing the port: the service uses every core.
         )
         self.supervisor.watch(SERVICE, self.service)
         if not self._step(f"service {opts.app.spec}", lambda: self.supervisor.start(SERVICE, stop.wait)):
