@@ -1,15 +1,16 @@
 """Many sessions at once: throughput, latency and CPU per turn of ours against a plain Restate baseline.
 
-Three phases, on one real ``restate-server`` in a loopback-only network namespace, against a model server in this
-process that answers every request after ``--model-ms`` (200 ms by default):
+Three phases, on one real ``restate-server`` in a loopback-only network namespace, against a model server in
+its own process (``bench/apps/scale_model.py``) answering every request after ``--model-ms`` (200 by default):
 
 * **load**: for each size in ``--sessions`` (100, 300, 1000), N sessions each send ``--messages`` messages,
-  ``--in-flight`` at a time, to three Virtual Objects of ``bench/apps/scale_app.py``, one after the other:
+  ``--in-flight`` at a time, to three Virtual Objects of ``bench/apps/scale_app.py``, in ``--rounds`` rounds
+  (3) that interleave the variants so that load from elsewhere on the machine hits them alike:
   ``baseline`` (a plain Restate handler doing the same two model calls as ``ctx.run`` steps with ``httpx``, no
   agent code), ``sdk`` (``session_object``, the Agents SDK path) and ``loop`` (``loop_session_object``, the
-  native loop). One turn = 2 model calls + 1 tool. Printed: turns/s, p50, p99, errors, and the CPU the service
-  processes (all workers, from ``/proc/<pid>/stat``) and the engine spent per turn, with each variant's ratio to
-  the baseline of the same size.
+  native loop). One turn = 2 model calls + 1 tool. Printed: turns/s (median of the rounds), p50, p99, errors,
+  and the CPU the service processes (all workers, from ``/proc/<pid>/stat``), the engine, and the model server
+  with the load generator spent per turn, with each variant's ratio to the baseline of the same size.
 * **memory**: the SDK path with ``--memory-sessions`` sessions (1,000 and 10,000) of one message each, the model
   answering at once: service RSS (all workers) and the engine's data size.
 * **conversation**: one conversation of ``--conversation-turns`` turns (500) per path, the model answering at
@@ -21,7 +22,7 @@ The service runs as ``--workers`` processes (default: the number of cores) shari
 
 Run it::
 
-    scripts/bench scale                                   # everything: about 10-15 minutes on 2 cores
+    scripts/bench scale                                   # everything: about 15-20 minutes on 2 cores
     scripts/bench scale --sessions 1000 --phases load     # just the headline number
     scripts/bench scale --workers 1                       # one service process, to compare
 """
@@ -161,10 +162,14 @@ class LoadResult:
     engine_cpu_s: float
     other_cpu_s: float
     """CPU of the model server and of this process (the load generator): the rest of the machine's work."""
+    round_rates: list[float] = dataclasses.field(default_factory=list)
+    """Turns per second of each round (after :func:`merge_rounds`)."""
 
     @property
     def turns_per_s(self) -> float:
-        """Completed turns per second of wall time."""
+        """Completed turns per second: the median over the rounds, or of this run."""
+        if self.round_rates:
+            return median(self.round_rates)
         return (self.turns - self.errors) / self.seconds
 
     def cpu_ms_per_turn(self, cpu_s: float) -> float:
@@ -223,6 +228,24 @@ async def _drive(
         started = time.perf_counter()
         await asyncio.gather(*(session(key) for key in keys))
         return latencies, errors, first_error, time.perf_counter() - started
+
+
+def merge_rounds(rounds: Sequence[LoadResult]) -> LoadResult:
+    """One result for several rounds of a variant at a size: median turns/s, pooled latencies, summed CPU."""
+    first = rounds[0]
+    return LoadResult(
+        first.variant,
+        first.sessions,
+        sum(r.turns for r in rounds),
+        sum(r.seconds for r in rounds),
+        [ms for r in rounds for ms in r.latencies_ms],
+        sum(r.errors for r in rounds),
+        next((r.first_error for r in rounds if r.first_error), None),
+        sum(r.service_cpu_s for r in rounds),
+        sum(r.engine_cpu_s for r in rounds),
+        sum(r.other_cpu_s for r in rounds),
+        [r.turns_per_s for r in rounds],
+    )
 
 
 def run_load(stack: Stack, variant: str, sessions: int, *, messages: int, in_flight: int, tag: str) -> LoadResult:
@@ -434,6 +457,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--sessions", type=_sizes, default=[100, 300, 1000], help="sizes (default 100,300,1000)")
     parser.add_argument("--messages", type=positive_int, default=1, help="messages per session (default 1)")
+    parser.add_argument(
+        "--rounds", type=positive_int, default=3, help="rounds per size, variants interleaved (default 3)"
+    )
     parser.add_argument("--in-flight", type=positive_int, default=200, help="concurrent requests (default 200)")
     parser.add_argument(
         "--model-ms", type=non_negative_float, default=200.0, help="model latency in the load phase (default 200)"
@@ -450,6 +476,11 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--conversation-turns", type=positive_int, default=500, help="turns of the long conversation (default 500)"
+    )
+    parser.add_argument(
+        "--http1",
+        action="store_true",
+        help="register the deployment with use_http_11 (request/response protocol) instead of HTTP/2",
     )
     parser.add_argument("--base-dir", type=Path, default=None, help="keep the engine's data and logs here")
     parser.add_argument("--json", type=Path, default=None, help="also write every number to this JSON file")
@@ -485,7 +516,18 @@ def _start(stack: ExitStack, args: argparse.Namespace) -> Stack:
     }
     service = ServiceProcess(APP, workers=args.workers, cwd=ROOT, env=env, log_path=base_dir / "service.log")
     stack.enter_context(service)
-    register_deployment(engine.admin_url, service.url, force=True)
+    if args.http1:
+        # Every invocation its own HTTP/1.1 request (request/response protocol): connections spread over workers,
+        # but each step that needs the engine's answer ends the request and the next one replays the journal.
+        response = httpx.post(
+            f"{engine.admin_url}/deployments",
+            json={"uri": service.url, "force": True, "use_http_11": True},
+            timeout=30,
+        )
+        if response.status_code >= 300:
+            raise BenchError(f"registering over HTTP/1.1 failed: HTTP {response.status_code} {response.text[:300]}")
+    else:
+        register_deployment(engine.admin_url, service.url, force=True)
     return Stack(engine, service, model, base_dir)
 
 
@@ -499,12 +541,16 @@ def run_bench(args: argparse.Namespace, isolated: bool) -> None:
         results: list[LoadResult] = []
         if "load" in args.phases:
             for size in args.sessions:
-                for variant in args.variants:
-                    result = run_load(
-                        s, variant, size, messages=args.messages, in_flight=args.in_flight, tag=f"{variant}-{size}"
-                    )
-                    progress(f"{variant} x {size}: {result.turns_per_s:.1f} turns/s, {result.errors} errors")
-                    results.append(result)
+                # Rounds interleave the variants (baseline, sdk, loop, baseline, ...): load from elsewhere on the
+                # machine hits all of them alike.
+                rounds: dict[str, list[LoadResult]] = {variant: [] for variant in args.variants}
+                for round_no in range(args.rounds):
+                    for variant in args.variants:
+                        tag = f"{variant}-{size}-{round_no}"
+                        result = run_load(s, variant, size, messages=args.messages, in_flight=args.in_flight, tag=tag)
+                        progress(f"{variant} x {size}: {result.turns_per_s:.1f} turns/s, {result.errors} errors")
+                        rounds[variant].append(result)
+                results += [merge_rounds(rounds[variant]) for variant in args.variants]
         s.model.set_delay(0.0)
         points = run_memory(s, args.memory_sessions, args.in_flight) if "memory" in args.phases else []
         conversations: dict[str, list[ConversationTurn]] = {}
@@ -555,13 +601,15 @@ def _report(
     yield machine_note()
     yield engine_line_for(s, isolated)
     yield (
-        f"service: {args.workers} worker process(es) on one port (SO_REUSEPORT); model server in its own process "
+        f"service: {args.workers} worker process(es) on one port (SO_REUSEPORT), "
+        f"{'HTTP/1.1 (request/response)' if args.http1 else 'HTTP/2'} deployment; model server in its own process "
         f"answering after {args.model_ms:g} ms (load phase), at once (memory, conversation)"
     )
     if results:
         yield ""
         yield (
-            f"load: each session sends {args.messages} message(s), {args.in_flight} in flight; "
+            f"load: each session sends {args.messages} message(s), {args.in_flight} in flight, {args.rounds} rounds "
+            "(turns/s: median of the rounds; p50/p99 over all); "
             "CPU = user+system of the service workers / of restate-server, per completed turn"
         )
         yield from load_lines(results)

@@ -297,6 +297,7 @@ class Stack:
             "engine_state": "restarting" if engine_restarting(self) else "running",
             "engine_restarts": engine_restarts(self),
             "service_pid": self.service.pid,
+            "service_pids": self.service.worker_pids,  # Every worker serving the port (``--workers``).
             "service_spare_pid": self.service.spare_pid,
             "service_state": "restarting" if self.supervisor.restarting(SERVICE) else "running",
             "service_restarts": self.supervisor.restarts(SERVICE),
@@ -378,7 +379,8 @@ def _print_ready(stack: Stack, say: Callable[[str], None]) -> None:
     say("")
     say(f"ready: ingress {ingress}   UI {stack.engine.ui_url}")
     say(
-        f"  service process pid {stack.service.pid} ({stack.service.url}), restate-server pid {stack.engine.pid}; "
+        f"  service process pid {', '.join(map(str, stack.service.worker_pids))} ({stack.service.url}), "
+        f"restate-server pid {stack.engine.pid}; "
         "kill -9 either mid-turn and watch the turn resume"
     )
     say(f"  logs in {stack.logs}")
