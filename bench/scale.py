@@ -575,7 +575,7 @@ def _start(stack: ExitStack, args: argparse.Namespace) -> Stack:
         "OPENAI_API_KEY": "bench",
         "OPENAI_BASE_URL": model.base_url,
         "OPENAI_AGENTS_DISABLE_TRACING": "1",
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
     service = ServiceProcess(APP, workers=args.workers, cwd=ROOT, env=env, log_path=base_dir / "service.log")
     stack.enter_context(service)
