@@ -22,7 +22,7 @@ The service runs as ``--workers`` processes (default: the number of cores) shari
 
 Run it::
 
-    scripts/bench scale                                   # everything: about 15-20 minutes on 2 cores
+    scripts/bench scale                                   # everything: about 10 minutes on 2 cores
     scripts/bench scale --sessions 1000 --phases load     # just the headline number
     scripts/bench scale --workers 1                       # one service process, to compare
 """
