@@ -132,7 +132,8 @@ class UpRun:
             env["PYTHONDONTWRITEBYTECODE"] = "1"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bench.recovery", AS_UP, "on" if standby else "off",
-             "up", "--app", "weather", "--data-dir", str(data_dir),
+             # One worker: the kill must hit the process that holds the turn (service_pid).
+             "up", "--app", "weather", "--workers", "1", "--data-dir", str(data_dir),
              "--ingress-port", str(self.ingress_port), "--admin-port", str(self.admin_port),
              "--node-port", str(self.node_port), "--service-port", str(self.service_port)],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
