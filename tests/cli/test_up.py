@@ -307,7 +307,10 @@ def test_a_service_that_fails_at_import_from_the_start(tmp_path: Path) -> None:
     assert "ready:" not in output
     assert "giving up" in output and "RuntimeError: flaky_app refuses to import" in output
     # The log keeps every attempt; a second `up` moves it to service.log.1.
-    assert (up.data_dir / "logs" / "service.log").read_text().count("=== resilient-agents: starting") == 5
+    log = (up.data_dir / "logs" / "service.log").read_text()
+    # Each of the 5 attempts is there (with workers and a warm spare, an attempt can start more than one process).
+    assert log.count("=== resilient-agents: starting") >= 5, log
+    assert log.count("flaky_app refuses to import") >= 5, log
 
 
 def test_ctrl_c_stops_everything(up: UpProcess) -> None:
