@@ -189,7 +189,11 @@ def test_up_restarts_a_killed_service_and_the_turn_completes(tmp_path: Path) -> 
         done = time.monotonic()
         assert result.status_code == 200, result.text
         assert "Detroit" in result.json()
-        assert int(str(up.state()["service_pid"])) not in old_pids
+        wait_until(  # up.json follows the supervisor: wait for it rather than race it.
+            lambda: str(up.state().get("service_pid")) not in {str(pid) for pid in old_pids},
+            timeout=60,
+            what="up.json to show the new service process",
+        )
         names = _journal_names(up.admin, invocation)
         assert names.count("llm: WeatherAgent #1") == 1
         held.assert_only_the_call_in_flight_was_repeated()
