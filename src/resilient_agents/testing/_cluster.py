@@ -5,11 +5,14 @@ Private module; import from :mod:`resilient_agents.testing`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Mapping
 from pathlib import Path
+from typing import Any
 
 from resilient_agents.engine import EngineConfig, RestateServer, ServiceProcess, register_deployment
 from resilient_agents.engine.cluster import RestateCluster
+from resilient_agents.errors import EngineError
 from resilient_agents.models import Responder
 
 from ._env import AgentTestEnv
@@ -118,6 +121,19 @@ class ClusterTestEnv(AgentTestEnv):
                 super().stop()
         finally:
             self.cluster.stop()
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        """Run SQL on a live node; while partitions move between nodes (after a node died or rejoined) a node can
+        answer "partition N doesn't exist on this node", which Restate calls benign: the query is asked again until
+        the partitions have settled (at most a minute), then any error is raised."""
+        deadline = time.monotonic() + 60.0
+        while True:
+            try:
+                return super().query(sql)
+            except EngineError as error:
+                if "doesn't exist on this node" not in str(error) or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.2)
 
     def __enter__(self) -> ClusterTestEnv:
         return self.start()
