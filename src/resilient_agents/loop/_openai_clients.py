@@ -2,6 +2,12 @@
 
 Both use the official :class:`openai.AsyncOpenAI` with ``max_retries=0``: Restate retries the journaled model
 step, so every retry is durable and visible, and the client never sleeps on its own.
+
+They send through the client's public ``post`` (its base URL, key, headers, timeout and errors) with a body
+they build themselves as plain JSON, and read the answer as JSON: ``responses.create`` would first walk the
+whole body against the API's typed-dict unions and then build typed objects from the answer, which cost more
+CPU per turn than the rest of the loop together (``scripts/bench scale``), for a body that is already plain
+JSON and an answer of which a few fields are read.
 """
 
 from __future__ import annotations
@@ -36,10 +42,12 @@ def _sampling(settings: LoopModelSettings, max_tokens_key: str) -> dict[str, Any
     return {key: value for key, value in values.items() if value is not None}
 
 
-async def _guarded_create(create: Any, kwargs: dict[str, Any], parse: Callable[[Any], ModelTurn]) -> ModelTurn:
-    """Call an OpenAI ``create`` method and parse its answer; failures become retryable or terminal errors."""
+async def _guarded_post(
+    client: openai.AsyncOpenAI, path: str, body: dict[str, Any], parse: Callable[[Any], ModelTurn]
+) -> ModelTurn:
+    """POST a JSON body to the API and parse the JSON answer; failures become retryable or terminal errors."""
     try:
-        return parse(await create(**kwargs))
+        return parse(await client.post(path, body=body, cast_to=object))
     except Exception as error:
         mapped = classify_client_error(error)
         if mapped is error:
@@ -97,7 +105,7 @@ class OpenAIResponsesClient(_OpenAIClient):
             kwargs["tools"] = [_responses_tool(tool) for tool in tools]
             if settings.parallel_tool_calls is not None:
                 kwargs["parallel_tool_calls"] = settings.parallel_tool_calls
-        return await _guarded_create(self._client.responses.create, kwargs, _responses_turn)
+        return await _guarded_post(self._client, "/responses", kwargs, _responses_turn)
 
     async def aclose(self) -> None:
         """Close the underlying HTTP client."""
@@ -128,38 +136,43 @@ def _responses_tool(tool: ToolDefinition) -> dict[str, Any]:
 
 
 def _responses_turn(response: Any) -> ModelTurn:
-    output = getattr(response, "output", None)
+    output = _get(response, "output")
     if not isinstance(output, list):
         raise ModelAnswerError("Responses API", "it has no 'output' list")
     texts: list[str] = []
     calls: list[tuple[Any, Any, Any]] = []
     for item in output:
-        kind = getattr(item, "type", None)
+        kind = _get(item, "type")
         if kind == "message":
-            texts.extend(_message_texts(getattr(item, "content", None)))
+            texts.extend(_message_texts(_get(item, "content")))
         elif kind == "function_call":
             calls.append(_fields(item, "call_id", "name", "arguments"))
-    usage = getattr(response, "usage", None)
+    usage = _get(response, "usage")
     return build_turn(
         text="".join(texts) if texts else None,
         calls=calls,
-        model=getattr(response, "model", None),
-        input_tokens=getattr(usage, "input_tokens", None),
-        output_tokens=getattr(usage, "output_tokens", None),
+        model=_get(response, "model"),
+        input_tokens=_get(usage, "input_tokens"),
+        output_tokens=_get(usage, "output_tokens"),
     )
 
 
+def _get(value: Any, name: str) -> Any:
+    """A field of a JSON object of the answer; ``None`` when it is missing or the value is not an object."""
+    return value.get(name) if isinstance(value, dict) else None
+
+
 def _fields(item: Any, *names: str) -> tuple[Any, ...]:
-    """Attributes of an item the openai client built without validating it (a missing one is ``None``)."""
-    return tuple(getattr(item, name, None) for name in names)
+    """Fields of a JSON object of the answer (a missing one is ``None``)."""
+    return tuple(_get(item, name) for name in names)
 
 
 def _message_texts(content: Any) -> list[str]:
     """The texts of a Responses API message; a refusal is the model's answer too."""
     texts: list[str] = []
     for part in content if isinstance(content, list) else ():
-        kind = getattr(part, "type", None)
-        value = getattr(part, "text", None) if kind == "output_text" else getattr(part, "refusal", None)
+        kind = _get(part, "type")
+        value = _get(part, "text") if kind == "output_text" else _get(part, "refusal")
         if kind in ("output_text", "refusal") and isinstance(value, str):
             texts.append(value)
     return texts
@@ -189,7 +202,7 @@ class OpenAIChatClient(_OpenAIClient):
             kwargs["tools"] = [_chat_tool(tool) for tool in tools]
             if settings.parallel_tool_calls is not None:
                 kwargs["parallel_tool_calls"] = settings.parallel_tool_calls
-        return await _guarded_create(self._client.chat.completions.create, kwargs, _chat_turn)
+        return await _guarded_post(self._client, "/chat/completions", kwargs, _chat_turn)
 
     async def aclose(self) -> None:
         """Close the underlying HTTP client."""
@@ -219,25 +232,25 @@ def _chat_tool(tool: ToolDefinition) -> dict[str, Any]:
 
 
 def _chat_turn(completion: Any) -> ModelTurn:
-    choices = getattr(completion, "choices", None)
+    choices = _get(completion, "choices")
     if not isinstance(choices, list) or not choices:
         raise ModelAnswerError("Chat Completions", "it has no 'choices'")
-    message = getattr(choices[0], "message", None)
-    if message is None:
+    message = _get(choices[0], "message")
+    if not isinstance(message, dict):
         raise ModelAnswerError("Chat Completions", "its first choice has no 'message'")
     calls: list[tuple[Any, Any, Any]] = []
-    for call in getattr(message, "tool_calls", None) or ():
-        function = getattr(call, "function", None)
-        if getattr(call, "type", "function") == "function" and function is not None:
-            calls.append((getattr(call, "id", None), *_fields(function, "name", "arguments")))
-    content = getattr(message, "content", None)
-    refusal = getattr(message, "refusal", None)
+    for call in _get(message, "tool_calls") or ():
+        function = _get(call, "function")
+        if (_get(call, "type") or "function") == "function" and isinstance(function, dict):
+            calls.append((_get(call, "id"), *_fields(function, "name", "arguments")))
+    content = _get(message, "content")
+    refusal = _get(message, "refusal")
     text = content if isinstance(content, str) else (refusal if isinstance(refusal, str) else None)
-    usage = getattr(completion, "usage", None)
+    usage = _get(completion, "usage")
     return build_turn(
         text=text,
         calls=calls,
-        model=getattr(completion, "model", None),
-        input_tokens=getattr(usage, "prompt_tokens", None),
-        output_tokens=getattr(usage, "completion_tokens", None),
+        model=_get(completion, "model"),
+        input_tokens=_get(usage, "prompt_tokens"),
+        output_tokens=_get(usage, "completion_tokens"),
     )

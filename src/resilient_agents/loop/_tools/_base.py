@@ -6,6 +6,7 @@ import dataclasses
 import json
 import logging
 import math
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeAlias
 
@@ -165,13 +166,24 @@ def validate_arguments(model: type[BaseModel] | None, tool: str, args: dict[str,
 
 
 def object_schema(model: type[BaseModel] | None) -> dict[str, Any]:
-    """The JSON schema offered to the model: an object that allows no undeclared properties."""
+    """The JSON schema offered to the model: an object that allows no undeclared properties.
+
+    Every model call offers the agent's tools, so each model's schema is generated once per process (pydantic's
+    schema generation cost more than the rest of a turn's tool handling) and handed out as a fresh copy.
+    """
     if model is None:
         return dict(_EMPTY_SCHEMA)
-    schema = model.model_json_schema()
-    schema.setdefault("properties", {})
-    schema["additionalProperties"] = False
-    return schema
+    text = _SCHEMA_TEXTS.get(model)
+    if text is None:
+        schema = model.model_json_schema()
+        schema.setdefault("properties", {})
+        schema["additionalProperties"] = False
+        text = _SCHEMA_TEXTS[model] = json.dumps(schema)
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+_SCHEMA_TEXTS: weakref.WeakKeyDictionary[type[BaseModel], str] = weakref.WeakKeyDictionary()
 
 
 def to_text(value: Any) -> str:
