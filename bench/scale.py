@@ -4,10 +4,11 @@ Three phases, on one real ``restate-server`` in a loopback-only network namespac
 its own process (``bench/apps/scale_model.py``) answering every request after ``--model-ms`` (200 by default):
 
 * **load**: for each size in ``--sessions`` (100, 300, 1000), N sessions each send ``--messages`` messages,
-  ``--in-flight`` at a time, to three Virtual Objects of ``bench/apps/scale_app.py``, in ``--rounds`` rounds
+  ``--in-flight`` at a time, to three Virtual Objects, in ``--rounds`` rounds
   (3) that interleave the variants so that load from elsewhere on the machine hits them alike:
   ``baseline`` (a plain Restate handler doing the same two model calls as ``ctx.run`` steps with ``httpx``, no
-  agent code), ``sdk`` (``session_object``, the Agents SDK path) and ``loop`` (``loop_session_object``, the
+  agent code, served by processes of its own, ``bench/apps/scale_baseline_app.py``, in which nothing of this
+  library runs), ``sdk`` (``session_object``, the Agents SDK path) and ``loop`` (``loop_session_object``, the
   native loop). One turn = 2 model calls + 1 tool. Printed: turns/s (median of the rounds), p50, p99, errors,
   and the CPU the service processes (all workers, from ``/proc/<pid>/stat``), the engine, and the model server
   with the load generator spent per turn, with each variant's ratio to the baseline of the same size.
@@ -18,7 +19,8 @@ its own process (``bench/apps/scale_model.py``) answering every request after ``
   the whole journal). :func:`measure_conversation` can be reused on any session object.
 
 The service runs as ``--workers`` processes (default: the number of cores) sharing its port. The last line is
-``scale ratio ours/baseline: <sdk turns/s / baseline turns/s>`` at 1000 sessions (the largest size measured).
+``scale ratio ours/baseline: <sdk> (Agents SDK path), <loop> (native loop)``: each path's turns/s over the
+baseline's at 1000 sessions (the largest size measured).
 
 Run it::
 
@@ -58,8 +60,10 @@ from resilient_agents.engine.process import engine_env_for_workers
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = "bench.apps.scale_app:app"
+BASELINE_APP = "bench.apps.scale_baseline_app:app"
 VARIANTS = {"baseline": "Baseline", "sdk": "SdkSession", "loop": "LoopSession"}
-"""Short name -> the Virtual Object of ``scale_app`` it drives (handler ``message``)."""
+"""Short name -> the Virtual Object it drives (handler ``message``): ``Baseline`` of ``scale_baseline_app``, the
+others of ``scale_app``."""
 EXPECTED_IN_ANSWER = "temperature_c"
 """In every answer: the model quotes the tool's output."""
 LAST_LINE_PREFIX = "scale ratio ours/baseline:"
@@ -187,12 +191,14 @@ class Stack:
 
     engine: RestateServer
     service: ServiceProcess
+    baseline: ServiceProcess
+    """The plain-Restate baseline's own processes (no code of this library runs in them)."""
     model: ModelProcess
     base_dir: Path
 
-    def service_pids(self) -> list[int]:
-        """The serving worker processes (not the idle spare)."""
-        return self.service.worker_pids
+    def service_pids(self, variant: str = "sdk") -> list[int]:
+        """The worker processes serving ``variant`` (not the idle spare)."""
+        return (self.baseline if variant == "baseline" else self.service).worker_pids
 
     def engine_pids(self) -> list[int]:
         """The restate-server process."""
@@ -312,7 +318,7 @@ def run_load(stack: Stack, variant: str, sessions: int, *, messages: int, in_fli
     """Drive ``sessions`` sessions of ``variant`` and measure; keys are new (``<tag>-<i>``)."""
     url = f"{stack.engine.ingress_url}/{VARIANTS[variant]}"
     keys = [f"{tag}-{i}" for i in range(sessions)]
-    service, engine = stack.service_pids(), stack.engine_pids()
+    service, engine = stack.service_pids(variant), stack.engine_pids()
     model, bench = [stack.model.process.pid], [os.getpid()]
     cpu_before, engine_before = cpu_seconds(service), cpu_seconds(engine)
     model_before, bench_before = cpu_seconds(model), cpu_seconds(bench)
@@ -476,16 +482,27 @@ def conversation_lines(paths: dict[str, list[ConversationTurn]]) -> Iterator[str
 
 
 def ratio_line(results: Sequence[LoadResult]) -> str:
-    """``scale ratio ours/baseline: <n>``: SDK path turns/s over baseline turns/s at the largest size (1000)."""
-    sizes = {r.sessions for r in results if r.variant == "sdk"} & {
-        r.sessions for r in results if r.variant == "baseline"
-    }
+    """``scale ratio ours/baseline: <sdk> (Agents SDK path), <loop> (native loop)`` at the largest size measured.
+
+    Each number is the path's turns/s over the baseline's at that size; a path that was not measured is left out.
+    """
+    base_sizes = {r.sessions for r in results if r.variant == "baseline"}
+    ours = [(variant, label) for variant, label in _PATH_LABELS if any(r.variant == variant for r in results)]
+    sizes = base_sizes & {r.sessions for r in results if r.variant in {variant for variant, _ in ours}}
     if not sizes:
-        return f"{LAST_LINE_PREFIX} n/a (run the load phase with the sdk and baseline variants)"
+        return f"{LAST_LINE_PREFIX} n/a (run the load phase with the baseline and the sdk or loop variant)"
     size = max(sizes)
-    sdk = next(r for r in results if r.variant == "sdk" and r.sessions == size)
     base = next(r for r in results if r.variant == "baseline" and r.sessions == size)
-    return f"{LAST_LINE_PREFIX} {sdk.turns_per_s / base.turns_per_s:.2f}"
+    parts = [
+        f"{r.turns_per_s / base.turns_per_s:.2f} ({label})"
+        for variant, label in ours
+        for r in results
+        if r.variant == variant and r.sessions == size
+    ]
+    return f"{LAST_LINE_PREFIX} {', '.join(parts)}"
+
+
+_PATH_LABELS = (("sdk", "Agents SDK path"), ("loop", "native loop"))
 
 
 # -- the command -----------------------------------------------------------------------------------------------
@@ -579,19 +596,26 @@ def _start(stack: ExitStack, args: argparse.Namespace) -> Stack:
     }
     service = ServiceProcess(APP, workers=args.workers, cwd=ROOT, env=env, log_path=base_dir / "service.log")
     stack.enter_context(service)
-    if args.http1:
-        # Every invocation its own HTTP/1.1 request (request/response protocol): connections spread over workers,
-        # but each step that needs the engine's answer ends the request and the next one replays the journal.
-        response = httpx.post(
-            f"{engine.admin_url}/deployments",
-            json={"uri": service.url, "force": True, "use_http_11": True},
-            timeout=30,
-        )
-        if response.status_code >= 300:
-            raise BenchError(f"registering over HTTP/1.1 failed: HTTP {response.status_code} {response.text[:300]}")
-    else:
-        register_deployment(engine.admin_url, service.url, force=True)
-    return Stack(engine, service, model, base_dir)
+    baseline = ServiceProcess(BASELINE_APP, workers=args.workers, cwd=ROOT, env=env, log_path=base_dir / "baseline.log")
+    stack.enter_context(baseline)
+    for deployment in (service, baseline):
+        _register(engine.admin_url, deployment.url, http1=args.http1)
+    s = Stack(engine, service, baseline, model, base_dir)
+    patched = httpx.post(f"{engine.ingress_url}/Baseline/check/patched", timeout=30)
+    if patched.status_code != 200 or patched.json() is not False:
+        raise BenchError(f"the baseline must run the Restate SDK unchanged; it answered {patched.text[:200]}")
+    return s
+
+
+def _register(admin_url: str, url: str, *, http1: bool) -> None:
+    if not http1:
+        register_deployment(admin_url, url, force=True)
+        return
+    # Every invocation its own HTTP/1.1 request (request/response protocol): connections spread over workers,
+    # but each step that needs the engine's answer ends the request and the next one replays the journal.
+    response = httpx.post(f"{admin_url}/deployments", json={"uri": url, "force": True, "use_http_11": True}, timeout=30)
+    if response.status_code >= 300:
+        raise BenchError(f"registering over HTTP/1.1 failed: HTTP {response.status_code} {response.text[:300]}")
 
 
 def run_bench(args: argparse.Namespace, isolated: bool) -> None:
@@ -664,9 +688,9 @@ def _report(
     yield machine_note()
     yield engine_line_for(s, isolated)
     yield (
-        f"service: {args.workers} worker process(es) on one port (SO_REUSEPORT), "
-        f"{'HTTP/1.1 (request/response)' if args.http1 else 'HTTP/2'} deployment; model server in its own process "
-        f"answering after {args.model_ms:g} ms (load phase), at once (memory, conversation)"
+        f"service: {args.workers} worker process(es) on one port (SO_REUSEPORT), the baseline {args.workers} of its "
+        f"own; {'HTTP/1.1 (request/response)' if args.http1 else 'HTTP/2'} deployments; model server in its own "
+        f"process answering after {args.model_ms:g} ms (load phase), at once (memory, conversation)"
     )
     if results:
         yield ""

@@ -90,7 +90,8 @@ class _Driver:
     """Finished steps waiting to record their result, in the order they finished."""
     activity: int = 0
     """Bumped by every durable action and every new waiter; the driver watches it to see quiet."""
-    kick: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    wakeup: asyncio.Future[None] | None = None
+    """Set while the driver waits for an event: done by a message from the engine or by a task's kick."""
     output: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)
     """Held while output is taken from the state machine and sent, so that frames keep their order."""
     task: asyncio.Task[None] | None = None
@@ -112,7 +113,7 @@ class _Driver:
     async def turn_to_record(self) -> None:
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.turns.append(turn)
-        self.kick.set()  # Not activity: steps finishing must not keep the driver from seeing quiet.
+        self._kick()  # Not activity: steps finishing must not keep the driver from seeing quiet.
         self._ensure_running()
         try:
             await turn
@@ -123,7 +124,11 @@ class _Driver:
 
     def touch(self) -> None:
         self.activity += 1
-        self.kick.set()
+        self._kick()
+
+    def _kick(self) -> None:
+        if self.wakeup is not None and not self.wakeup.done():
+            self.wakeup.set_result(None)
 
     # -- the driver -----------------------------------------------------------------------------------------
 
@@ -153,14 +158,31 @@ class _Driver:
                 self.reader.cancel()  # asyncio.Queue.get is cancellation-safe: no message is lost.
             self.reader = None
 
-    async def _until_quiet(self) -> None:
-        quiet, seen = 0, self.activity
-        while quiet < QUIET_ROUNDS:
-            await asyncio.sleep(0)
+    def _until_quiet(self) -> asyncio.Future[None]:
+        """A future done after :data:`QUIET_ROUNDS` event-loop rounds in a row without a durable action.
+
+        Counted by a callback that reschedules itself once per round: a plain callback costs a fraction of
+        resuming the driver's coroutine every round (this runs after every event of every invocation).
+        """
+        loop = asyncio.get_running_loop()
+        quiet = loop.create_future()
+        count, seen = 0, self.activity
+
+        def round_passed() -> None:
+            nonlocal count, seen
+            if quiet.done():  # The driver was cancelled.
+                return
             if self.activity == seen:
-                quiet += 1
+                count += 1
             else:
-                quiet, seen = 0, self.activity
+                count, seen = 0, self.activity
+            if count >= QUIET_ROUNDS:
+                quiet.set_result(None)
+            else:
+                loop.call_soon(round_passed)
+
+        loop.call_soon(round_passed)
+        return quiet
 
     def _wake_one(self) -> bool:
         vm = self.context.vm
@@ -201,16 +223,25 @@ class _Driver:
 
     async def _wait_for_event(self) -> None:
         """Wait until the engine sends something or a task asks for a turn or starts waiting."""
+        loop = asyncio.get_running_loop()
         if self.reader is None:
-            self.reader = asyncio.get_running_loop().create_task(self.context.receive())
-        self.kick.clear()
-        kicked = asyncio.get_running_loop().create_task(self.kick.wait())
-        try:
-            await asyncio.wait({self.reader, kicked}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            kicked.cancel()
-        if not self.reader.done():
-            return
+            self.reader = loop.create_task(self.context.receive())
+        reader = self.reader
+        if not reader.done():
+            wakeup = self.wakeup = loop.create_future()
+
+            def message_read(_: object) -> None:
+                if not wakeup.done():
+                    wakeup.set_result(None)
+
+            reader.add_done_callback(message_read)
+            try:
+                await wakeup
+            finally:
+                self.wakeup = None
+                reader.remove_done_callback(message_read)
+            if not reader.done():
+                return
         chunk = self.reader.result()
         self.reader = None
         if chunk.get("type") == "restate.run_completed":

@@ -13,6 +13,7 @@ import pytest
 
 from resilient_agents.engine import EngineConfig, RestateServer, ServiceProcess, register_deployment
 from resilient_agents.engine.process import engine_env_for_workers
+from resilient_agents.engine.serve import _GC_YOUNG_THRESHOLD
 from resilient_agents.testing import wait_until
 
 from .conftest import REPO_ROOT
@@ -73,6 +74,10 @@ def test_two_workers_share_the_load_and_a_killed_one_is_replaced(
         # A burst of concurrent invocations is served by both workers.
         served = set(_burst(engine.ingress_url))
         assert served == set(workers), (served, workers)
+
+        # serve froze what the app's import allocated and collects the youngest generation less often.
+        frozen, threshold = httpx.post(f"{engine.ingress_url}/Workers/collector", timeout=30).json()
+        assert frozen > 10_000 and threshold == _GC_YOUNG_THRESHOLD
 
         # kill -9 of the worker running a step: the invocation is retried and completes, the worker is replaced.
         invocation = httpx.post(f"{engine.ingress_url}/Workers/held/send", timeout=10).json()["invocationId"]
