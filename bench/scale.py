@@ -9,7 +9,9 @@ its own process (``bench/apps/scale_model.py``) answering every request after ``
   ``baseline`` (a plain Restate handler doing the same two model calls as ``ctx.run`` steps with ``httpx``, no
   agent code, served by processes of its own, ``bench/apps/scale_baseline_app.py``, in which nothing of this
   library runs), ``sdk`` (``session_object``, the Agents SDK path) and ``loop`` (``loop_session_object``, the
-  native loop). One turn = 2 model calls + 1 tool. Printed: turns/s (median of the rounds), p50, p99, errors,
+  native loop); and ``plain``: the same agent on ``agents.Runner.run`` in one process without Restate
+  (``bench/apps/scale_plain_sdk.py``), whose CPU per turn bounds what any durable runner on the Agents SDK can
+  reach (printed below the table). One turn = 2 model calls + 1 tool. Printed: turns/s (median of the rounds), p50, p99, errors,
   and the CPU the service processes (all workers, from ``/proc/<pid>/stat``), the engine, and the model server
   with the load generator spent per turn, with each variant's ratio to the baseline of the same size.
 * **memory**: the SDK path with ``--memory-sessions`` sessions (1,000 and 10,000) of one message each, the model
@@ -61,9 +63,9 @@ from resilient_agents.engine.process import engine_env_for_workers
 ROOT = Path(__file__).resolve().parents[1]
 APP = "bench.apps.scale_app:app"
 BASELINE_APP = "bench.apps.scale_baseline_app:app"
-VARIANTS = {"baseline": "Baseline", "sdk": "SdkSession", "loop": "LoopSession"}
+VARIANTS = {"baseline": "Baseline", "sdk": "SdkSession", "loop": "LoopSession", "plain": ""}
 """Short name -> the Virtual Object it drives (handler ``message``): ``Baseline`` of ``scale_baseline_app``, the
-others of ``scale_app``."""
+others of ``scale_app``; ``plain`` is the Agents SDK without Restate (``bench/apps/scale_plain_sdk.py``)."""
 EXPECTED_IN_ANSWER = "temperature_c"
 """In every answer: the model quotes the tool's output."""
 LAST_LINE_PREFIX = "scale ratio ours/baseline:"
@@ -103,6 +105,44 @@ class ModelProcess:
         self.process.stdin.flush()
         if self.process.stdout.readline().strip() != "ok":
             raise BenchError("the model server did not take the new delay")
+
+    def stop(self) -> None:
+        """Close its input (it stops) and reap it."""
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class PlainSdkProcess:
+    """``agents.Runner.run`` without Restate (``bench/apps/scale_plain_sdk.py``) in a child process of its own."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.apps.scale_plain_sdk"],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        if self.process.stdout.readline().strip() != "ready":
+            self.stop()
+            raise BenchError(f"the plain Agents SDK process did not start (exit code {self.process.poll()})")
+
+    def run(self, turns: int, in_flight: int) -> tuple[list[float], int, str | None, float]:
+        """Run ``turns`` turns, ``in_flight`` at a time: latencies, errors, first error, wall seconds."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(f"run {turns} {in_flight}\n")
+        self.process.stdin.flush()
+        answer = json.loads(self.process.stdout.readline() or "{}")
+        if "seconds" not in answer:
+            raise BenchError(f"the plain Agents SDK process failed: {answer or 'it exited'}")
+        return answer["latencies_ms"], answer["errors"], answer["first_error"], answer["seconds"]
 
     def stop(self) -> None:
         """Close its input (it stops) and reap it."""
@@ -194,10 +234,13 @@ class Stack:
     baseline: ServiceProcess
     """The plain-Restate baseline's own processes (no code of this library runs in them)."""
     model: ModelProcess
+    plain: PlainSdkProcess
     base_dir: Path
 
     def service_pids(self, variant: str = "sdk") -> list[int]:
-        """The worker processes serving ``variant`` (not the idle spare)."""
+        """The processes serving ``variant`` (the workers, not the idle spare; the plain SDK's own process)."""
+        if variant == "plain":
+            return [self.plain.process.pid]
         return (self.baseline if variant == "baseline" else self.service).worker_pids
 
     def engine_pids(self) -> list[int]:
@@ -322,7 +365,10 @@ def run_load(stack: Stack, variant: str, sessions: int, *, messages: int, in_fli
     model, bench = [stack.model.process.pid], [os.getpid()]
     cpu_before, engine_before = cpu_seconds(service), cpu_seconds(engine)
     model_before, bench_before = cpu_seconds(model), cpu_seconds(bench)
-    latencies, errors, first_error, seconds = asyncio.run(_drive(url, keys, messages, in_flight))
+    if variant == "plain":
+        latencies, errors, first_error, seconds = stack.plain.run(sessions * messages, in_flight)
+    else:
+        latencies, errors, first_error, seconds = asyncio.run(_drive(url, keys, messages, in_flight))
     return LoadResult(
         variant,
         sessions,
@@ -446,7 +492,8 @@ def load_lines(results: Sequence[LoadResult]) -> Iterator[str]:
     baselines = {r.sessions: r for r in results if r.variant == "baseline"}
     for r in results:
         base = baselines.get(r.sessions)
-        ratio = f"{r.turns_per_s / base.turns_per_s:.2f}" if base and base.turns_per_s else "-"
+        comparable = base and base.turns_per_s and r.variant != "plain"  # One process, no engine: CPU only.
+        ratio = f"{r.turns_per_s / base.turns_per_s:.2f}" if comparable else "-"
         p50 = f"{median(r.latencies_ms):.0f}" if r.latencies_ms else "-"
         p99 = f"{percentile(r.latencies_ms, 0.99):.0f}" if r.latencies_ms else "-"
         cpu_pair = f"{r.cpu_ms_per_turn(r.model_cpu_s):.1f}/{r.cpu_ms_per_turn(r.bench_cpu_s):.1f}"
@@ -458,6 +505,29 @@ def load_lines(results: Sequence[LoadResult]) -> Iterator[str]:
     for r in results:
         if r.first_error:
             yield f"  first error ({r.variant}, {r.sessions} sessions): {r.first_error}"
+    yield from floor_lines(results)
+
+
+def floor_lines(results: Sequence[LoadResult]) -> Iterator[str]:
+    """What the Agents SDK costs by itself, and the SDK path's best possible ratio that follows from it.
+
+    Throughput is CPU-bound here, so turns/s go as 1 / (all CPU per turn). A durable SDK turn spends at least
+    the plain SDK's CPU (``plain``) in the service, and the engine, model server and load generator at least
+    what they spend on a baseline turn: the bound is the baseline's CPU per turn over that sum.
+    """
+    for size in sorted({r.sessions for r in results}):
+        plain = next((r for r in results if r.variant == "plain" and r.sessions == size), None)
+        base = next((r for r in results if r.variant == "baseline" and r.sessions == size), None)
+        if plain is None or base is None:
+            continue
+        others = sum(base.cpu_ms_per_turn(cpu) for cpu in (base.engine_cpu_s, base.model_cpu_s, base.bench_cpu_s))
+        base_total = base.cpu_ms_per_turn(base.service_cpu_s) + others
+        plain_cpu = plain.cpu_ms_per_turn(plain.service_cpu_s)
+        yield (
+            f"  {size} sessions: the Agents SDK alone (plain Runner.run, no Restate) spends {plain_cpu:.1f} ms CPU "
+            f"per turn, the baseline {base_total:.1f} ms in all processes: the SDK path's ratio is at most "
+            f"{base_total / (plain_cpu + others):.2f} even if durability cost nothing"
+        )
 
 
 def memory_lines(points: Sequence[MemoryPoint]) -> Iterator[str]:
@@ -545,7 +615,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "--model-ms", type=non_negative_float, default=200.0, help="model latency in the load phase (default 200)"
     )
     parser.add_argument(
-        "--variants", type=_names(tuple(VARIANTS)), default=list(VARIANTS), help="default baseline,sdk,loop"
+        "--variants", type=_names(tuple(VARIANTS)), default=list(VARIANTS), help="default baseline,sdk,loop,plain"
     )
     parser.add_argument(
         "--workers", type=positive_int, default=cores, help=f"service processes (default: the cores, {cores})"
@@ -600,7 +670,9 @@ def _start(stack: ExitStack, args: argparse.Namespace) -> Stack:
     stack.enter_context(baseline)
     for deployment in (service, baseline):
         _register(engine.admin_url, deployment.url, http1=args.http1)
-    s = Stack(engine, service, baseline, model, base_dir)
+    plain = PlainSdkProcess(env)
+    stack.callback(plain.stop)
+    s = Stack(engine, service, baseline, model, plain, base_dir)
     patched = httpx.post(f"{engine.ingress_url}/Baseline/check/patched", timeout=30)
     if patched.status_code != 200 or patched.json() is not False:
         raise BenchError(f"the baseline must run the Restate SDK unchanged; it answered {patched.text[:200]}")
