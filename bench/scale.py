@@ -4,16 +4,16 @@ Three phases, on one real ``restate-server`` in a loopback-only network namespac
 its own process (``bench/apps/scale_model.py``) answering every request after ``--model-ms`` (200 by default):
 
 * **load**: for each size in ``--sessions`` (100, 300, 1000), N sessions each send ``--messages`` messages,
-  ``--in-flight`` at a time, to three Virtual Objects, in ``--rounds`` rounds
-  (3) that interleave the variants so that load from elsewhere on the machine hits them alike:
-  ``baseline`` (a plain Restate handler doing the same two model calls as ``ctx.run`` steps with ``httpx``, no
-  agent code, served by processes of its own, ``bench/apps/scale_baseline_app.py``, in which nothing of this
-  library runs), ``sdk`` (``session_object``, the Agents SDK path) and ``loop`` (``loop_session_object``, the
-  native loop); and ``plain``: the same agent on ``agents.Runner.run`` in one process without Restate
-  (``bench/apps/scale_plain_sdk.py``), whose CPU per turn bounds what any durable runner on the Agents SDK can
-  reach (printed below the table). One turn = 2 model calls + 1 tool. Printed: turns/s (median of the rounds), p50, p99, errors,
-  and the CPU the service processes (all workers, from ``/proc/<pid>/stat``), the engine, and the model server
-  with the load generator spent per turn, with each variant's ratio to the baseline of the same size.
+  ``--in-flight`` at a time, in ``--rounds`` rounds (3) that interleave the variants so that load from elsewhere
+  on the machine hits them alike: ``baseline`` (a plain Restate handler doing the same two model calls as
+  ``ctx.run`` steps with ``httpx``, no agent code, served by processes of its own,
+  ``bench/apps/scale_baseline_app.py``, in which nothing of this library runs), ``sdk`` (``session_object``,
+  the Agents SDK path), ``loop`` (``loop_session_object``, the native loop) and ``plain``: the same agent on
+  ``agents.Runner.run`` in one process without Restate (``bench/apps/scale_plain_sdk.py``), whose CPU per turn
+  bounds what any durable runner on the Agents SDK can reach (printed below the table). One turn = 2 model
+  calls + 1 tool. Printed: turns/s (median of the rounds), p50, p99, errors, and the CPU the service processes
+  (all workers, from ``/proc/<pid>/stat``), the engine, and the model server with the load generator spent per
+  turn, with each variant's ratio to the baseline of the same size.
 * **memory**: the SDK path with ``--memory-sessions`` sessions (1,000 and 10,000) of one message each, the model
   answering at once: service RSS (all workers) and the engine's data size.
 * **conversation**: one conversation of ``--conversation-turns`` turns (500) per path, the model answering at
