@@ -9,8 +9,9 @@ its own process (``bench/apps/scale_model.py``) answering every request after ``
   ``ctx.run`` steps with ``httpx``, no agent code, served by processes of its own,
   ``bench/apps/scale_baseline_app.py``, in which nothing of this library runs), ``sdk`` (``session_object``,
   the Agents SDK path), ``loop`` (``loop_session_object``, the native loop) and ``plain``: the same agent on
-  ``agents.Runner.run`` in one process without Restate (``bench/apps/scale_plain_sdk.py``), whose CPU per turn
-  bounds what any durable runner on the Agents SDK can reach (printed below the table). One turn = 2 model
+  ``agents.Runner.run`` in one process without Restate (``bench/apps/scale_plain_sdk.py``; request bodies take
+  the same short way as in our durable model calls), whose CPU per turn bounds what a durable runner on the
+  Agents SDK can reach (printed below the table). One turn = 2 model
   calls + 1 tool. Printed: turns/s (median of the rounds), p50, p99, errors, and the CPU the service processes
   (all workers, from ``/proc/<pid>/stat``), the engine, and the model server with the load generator spent per
   turn, with each variant's ratio to the baseline of the same size.
@@ -524,7 +525,7 @@ def floor_lines(results: Sequence[LoadResult]) -> Iterator[str]:
         base_total = base.cpu_ms_per_turn(base.service_cpu_s) + others
         plain_cpu = plain.cpu_ms_per_turn(plain.service_cpu_s)
         yield (
-            f"  {size} sessions: the Agents SDK alone (plain Runner.run, no Restate) spends {plain_cpu:.1f} ms CPU "
+            f"  {size} sessions: the Agents SDK alone (Runner.run without Restate) spends {plain_cpu:.1f} ms CPU "
             f"per turn, the baseline {base_total:.1f} ms in all processes: the SDK path's ratio is at most "
             f"{base_total / (plain_cpu + others):.2f} even if durability cost nothing"
         )

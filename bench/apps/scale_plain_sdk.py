@@ -5,7 +5,9 @@ SDK, prints ``ready`` and then reads commands on its standard input: ``run <turn
 turns of the same agent as ``SdkSession`` (one ``function_tool``, the same client and run configuration), that
 many at a time, in this process and without any durability, and answers one JSON line: ``seconds``, ``errors``,
 ``first_error`` and ``latencies_ms``. End of input stops it. The bench reads this process's CPU per turn: a
-floor for any durable runner built on the SDK, since the same turn costs at least this much CPU there.
+floor for a durable runner built on the SDK, since the same turn costs at least this much CPU there. Request
+bodies take the same short way as in our durable model calls (``_request_body``: the openai client's request
+transform is skipped where it would change nothing), so that the floor holds for our SDK path too.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from agents import Agent, Runner, function_tool
 
 from bench._common import AGENT_NAME, INSTRUCTIONS, QUESTION, weather_report
 from bench.apps._shared import scripted_run_config
+from resilient_agents.openai_agents._request_body import install as install_plain_requests
+from resilient_agents.openai_agents._request_body import plain_requests
 
 
 @function_tool
@@ -48,7 +52,8 @@ async def run(turns: int, in_flight: int, run_config: Any) -> dict[str, Any]:
         for _ in pending:
             started = time.perf_counter()
             try:
-                result = await Runner.run(AGENT, QUESTION, run_config=run_config)
+                with plain_requests():
+                    result = await Runner.run(AGENT, QUESTION, run_config=run_config)
                 ok = "temperature_c" in str(result.final_output)
                 problem = None if ok else f"unexpected answer {str(result.final_output)[:200]!r}"
             except Exception as error:  # Every failure is counted and the first one shown.
@@ -76,6 +81,7 @@ async def serve() -> None:
     gc.freeze()
     gc.set_threshold(20_000, *gc.get_threshold()[1:])
     run_config = scripted_run_config()  # One client and pool for the process, like the services.
+    install_plain_requests()
     loop = asyncio.get_running_loop()
     print("ready", flush=True)
     while line := await loop.run_in_executor(None, sys.stdin.readline):

@@ -99,6 +99,7 @@ class ChunkedItems:
         self._legacy = legacy
         self._label = label
         self._chunks: dict[int, list[Item]] = {}
+        self._sizes: dict[int, tuple[Item, int]] = {}
 
     @property
     def count(self) -> int:
@@ -116,17 +117,30 @@ class ChunkedItems:
             items.extend(await self._chunk(number))
         return items
 
-    async def tail(self, enough: Callable[[list[Item]], bool]) -> list[Item]:
-        """The newest items, oldest first: whole chunks read from the end until ``enough(items)`` is true or
-        the history is read. ``enough`` sees the items read so far (a suffix of the history)."""
+    async def tail(self, enough: Callable[[int, int], bool]) -> list[Item]:
+        """The newest items, oldest first: whole chunks read from the end until ``enough(count, chars)`` is true
+        or the history is read; ``count`` and ``chars`` are the number and size (:meth:`chars`) of the items
+        read so far (a suffix of the history)."""
         if self._legacy is not None:
             return list(self._legacy)
         items: list[Item] = []
+        chars = 0
         for number in range(self.index.chunks - 1, -1, -1):
-            items[:0] = await self._chunk(number)
-            if enough(items):
+            chunk = await self._chunk(number)
+            items[:0] = chunk
+            chars += sum(self.chars(item) for item in chunk)
+            if enough(len(items), chars):
                 break
         return items
+
+    def chars(self, item: Item) -> int:
+        """:func:`item_chars` of an item read from this history, measured once (a turn asks for each item's size
+        while it picks the model's window, which a long conversation fills with a few hundred items)."""
+        key = id(item)
+        known = self._sizes.get(key)
+        if known is None or known[0] is not item:
+            known = self._sizes[key] = (item, item_chars(item))
+        return known[1]
 
     async def _chunk(self, number: int) -> list[Item]:
         cached = self._chunks.get(number)

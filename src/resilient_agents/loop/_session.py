@@ -27,7 +27,7 @@ import restate
 from pydantic import Field
 from restate.serde import Serde
 
-from resilient_agents._chunked_state import ChunkedItems, Item, item_chars
+from resilient_agents._chunked_state import ChunkedItems, Item
 from resilient_agents._durable import TypeAdapterSerde
 from resilient_agents._history_window import HistoryLimit, window_start
 from resilient_agents._progress import install as install_progress_driver
@@ -88,9 +88,9 @@ async def load_window(items: ChunkedItems, limit: HistoryLimit) -> list[ChatMess
     if limit.unlimited:
         window = await items.all()
     else:
-        tail = await items.tail(lambda got: limit.exceeded(len(got), sum(item_chars(m) for m in got)))
+        tail = await items.tail(limit.exceeded)
         window = tail[
-            window_start(tail, limit, size=item_chars, calls=_calls, answers=_answers, is_turn_start=_is_user) :
+            window_start(tail, limit, size=items.chars, calls=_calls, answers=_answers, is_turn_start=_is_user) :
         ]
     return [ChatMessage.model_validate(message) for message in window]
 

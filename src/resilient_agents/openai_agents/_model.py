@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING
 
 from agents.items import ModelResponse, TResponseInputItem, TResponseStreamEvent
@@ -24,6 +24,8 @@ from resilient_agents._durable import TypeAdapterSerde
 from ._context import RunState, current_run, durable_context
 from ._errors import classify_model_error
 from ._journal import JournaledModelResponse
+from ._request_body import install as _install_plain_requests
+from ._request_body import plain_requests
 from ._streaming import journaled_stream
 
 if TYPE_CHECKING:
@@ -45,6 +47,7 @@ class DurableModel(Model):
 
     def __init__(self, model: Model) -> None:
         self.wrapped = model
+        _install_plain_requests()  # Journaled calls skip the openai client's no-op request transform.
 
     async def get_response(
         self,
@@ -66,7 +69,10 @@ class DurableModel(Model):
         step = run.next_llm_step_name(durable_context()) if run is not None else ""
 
         async def call() -> JournaledModelResponse:
-            with model_span(span_parent, self.wrapped, step, run, system_instructions, input) as span:
+            with (
+                model_span(span_parent, self.wrapped, step, run, system_instructions, input) as span,
+                plain_requests() if run is not None else nullcontext(),
+            ):
                 response = await self._call_wrapped(
                     system_instructions,
                     input,
@@ -164,7 +170,7 @@ class DurableModel(Model):
 
         @contextmanager
         def traced(step: str) -> Iterator[Callable[[ModelResponse], None]]:
-            with model_span(span_parent, self.wrapped, step, run, system_instructions, input) as span:
+            with model_span(span_parent, self.wrapped, step, run, system_instructions, input) as span, plain_requests():
                 yield functools.partial(record_response, span)
 
         events = journaled_stream(run, open_stream, options, _host_of(self.wrapped), traced)

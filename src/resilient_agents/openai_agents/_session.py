@@ -25,6 +25,7 @@ an unfinished durable operation; so every write here is followed by an explicit 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeAlias, cast
 
 import restate
@@ -169,9 +170,9 @@ def _is_user_message(item: Item) -> bool:
     return item.get("role") == "user" and item.get("type", "message") == "message"
 
 
-def model_window(items: list[Item], limit: HistoryLimit) -> list[Item]:
+def model_window(items: list[Item], limit: HistoryLimit, *, size: Callable[[Item], int] = item_chars) -> list[Item]:
     """The newest items that fit ``limit``, cut so that no tool output is sent without its call."""
-    start = window_start(items, limit, size=item_chars, calls=_calls, answers=_answers, is_turn_start=_is_user_message)
+    start = window_start(items, limit, size=size, calls=_calls, answers=_answers, is_turn_start=_is_user_message)
     return items[start:]
 
 
@@ -227,13 +228,12 @@ class RestateSession:
         if limit is not None:
             if limit <= 0:
                 return []
-            items = (await store.tail(lambda got: len(got) >= limit))[-limit:]
+            items = (await store.tail(lambda count, _: count >= limit))[-limit:]
         elif self.history_limit.unlimited:
             items = await store.all()
         else:
             budget = self.history_limit
-            tail = await store.tail(lambda got: budget.exceeded(len(got), sum(item_chars(i) for i in got)))
-            items = model_window(tail, budget)
+            items = model_window(await store.tail(budget.exceeded), budget, size=store.chars)
         return cast(list[TResponseInputItem], copy.deepcopy(items))
 
     async def add_items(self, items: list[TResponseInputItem]) -> None:
