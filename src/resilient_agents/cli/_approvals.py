@@ -310,13 +310,9 @@ def _up_ingress() -> str | None:
 
 def _up_url(name: str) -> str | None:
     """The URL ``name`` that ``resilient-agents up`` recorded for this project, if any."""
-    from ._apps import STATE_FILE, find_project_root
+    from ._apps import DATA_DIR, find_project_root, read_up_state
 
-    try:
-        state = json.loads((find_project_root() / ".restate" / STATE_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    url = state.get(name) if isinstance(state, dict) else None
+    url = read_up_state(find_project_root() / DATA_DIR).get(name)
     return url if isinstance(url, str) and url else None
 
 

@@ -21,7 +21,9 @@ import importlib
 import importlib.util
 import json
 import os
+import socket
 import tomllib
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -201,12 +203,38 @@ def _module_exists(name: str, root: Path) -> bool:
 
 
 def read_up_state(data_dir: Path) -> dict[str, Any]:
-    """What ``up`` wrote into ``data_dir`` (empty when there is no readable state file)."""
+    """What ``up`` wrote into ``data_dir`` (empty when there is no readable state file).
+
+    With ``--cluster``, ``ingress_url`` and ``admin_url`` are node-1's; when node-1 does not accept connections
+    (killed, and ``up`` is restarting it), they are those of the first node that does, so the CLI keeps working
+    while a node is down.
+    """
     try:
         state: Any = json.loads((data_dir / STATE_FILE).read_text())
     except (OSError, ValueError):
         return {}
-    return state if isinstance(state, dict) else {}
+    if not isinstance(state, dict):
+        return {}
+    found: dict[str, Any] = state
+    nodes = found.get("cluster")
+    if isinstance(nodes, list) and nodes and not _accepts_connections(found.get("ingress_url")):
+        live = next((n for n in nodes if isinstance(n, dict) and _accepts_connections(n.get("ingress_url"))), None)
+        if live is not None:
+            found = {**found, "ingress_url": live.get("ingress_url"), "admin_url": live.get("admin_url")}
+    return found
+
+
+def _accepts_connections(url: object, timeout: float = 0.5) -> bool:
+    """Whether something listens at the host and port of ``url`` (a TCP connect, nothing sent)."""
+    if not isinstance(url, str):
+        return False
+    parsed = urllib.parse.urlsplit(url)
+    try:
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        with socket.create_connection((parsed.hostname or "127.0.0.1", port), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def load_demo_rules(app: AppConfig) -> list[Any]:

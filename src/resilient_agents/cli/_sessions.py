@@ -21,7 +21,7 @@ import httpx
 from resilient_agents.engine.admin import query
 from resilient_agents.errors import EngineError
 
-from ._apps import STATE_FILE, find_project_root, load_project
+from ._apps import DATA_DIR, find_project_root, load_project, read_up_state
 from ._headers import add_header_argument, caller_headers
 from ._invocations import (
     Invocation,
@@ -98,11 +98,7 @@ def _default_ingress() -> str:
     from_env = os.environ.get("RESTATE_INGRESS_URL")
     if from_env:
         return from_env
-    try:
-        state: Any = json.loads((find_project_root() / ".restate" / STATE_FILE).read_text())
-    except (OSError, ValueError):
-        return DEFAULT_INGRESS
-    url = state.get("ingress_url") if isinstance(state, dict) else None
+    url = read_up_state(find_project_root() / DATA_DIR).get("ingress_url")
     return url if isinstance(url, str) and url else DEFAULT_INGRESS
 
 
