@@ -8,7 +8,7 @@ from typing import Any, cast
 import restate
 from restate.serde import Serde
 
-from resilient_agents._chunked_state import MAX_CHUNK_ITEMS, ChunkedItems, ChunkIndex, chunk_key
+from resilient_agents._chunked_state import MAX_CHUNK_ITEMS, ChunkedItems, ChunkIndex, chunk_key, item_chars
 
 
 class _State:
@@ -53,7 +53,12 @@ async def test_each_turn_writes_only_its_own_chunk_and_full_chunks_close() -> No
 
     fresh = ChunkedItems(cast(restate.ObjectContext, ctx), "h", index)  # A later turn reads what was written.
     assert await fresh.all() == _items(ctx, index)
-    assert await fresh.tail(lambda got: len(got) >= 3) == _items(ctx, index)[-7:]  # Whole chunks from the end.
+    assert await fresh.tail(lambda count, _chars: count >= 3) == _items(ctx, index)[-7:]  # Whole chunks from the end.
+    seen: list[tuple[int, int]] = []
+    assert await fresh.tail(lambda count, chars: seen.append((count, chars)) or False) == _items(ctx, index)
+    items = _items(ctx, index)
+    assert seen[-1] == (len(items), sum(item_chars(item) for item in items))  # Sizes as item_chars measures them.
+    assert [count for count, _ in seen] == [7, 7 + MAX_CHUNK_ITEMS, 9 + MAX_CHUNK_ITEMS, len(items)]  # Chunk by chunk.
 
 
 async def test_pop_crosses_chunks_and_clear_removes_every_key() -> None:
