@@ -19,6 +19,7 @@ from openai._utils._transform import PropertyInfo, async_maybe_transform
 from openai.types.beta import response_create_params as beta_params
 from openai.types.chat import completion_create_params as chat_params
 from openai.types.responses import response_create_params as responses_params
+from openai.types.shared import Reasoning
 from typing_extensions import TypedDict
 
 from resilient_agents.openai_agents import _request_body
@@ -106,9 +107,10 @@ CHAT_BODY: dict[str, Any] = {
         (RESPONSES_BODY, responses_params.ResponseCreateParamsNonStreaming),
         ({**RESPONSES_BODY, "stream": True}, responses_params.ResponseCreateParamsStreaming),
         ({**RESPONSES_BODY, "input": "just text"}, responses_params.ResponseCreateParamsNonStreaming),
+        ({**RESPONSES_BODY, "reasoning": Reasoning(effort="low")}, responses_params.ResponseCreateParamsNonStreaming),
         (CHAT_BODY, chat_params.CompletionCreateParamsNonStreaming),
     ],
-    ids=["responses", "responses-streaming", "responses-text-input", "chat"],
+    ids=["responses", "responses-streaming", "responses-text-input", "responses-reasoning-model", "chat"],
 )
 def test_a_plain_body_is_what_the_clients_transform_makes_of_it(body: dict[str, Any], request_type: object) -> None:
     assert not renames_or_formats(request_type)
@@ -136,6 +138,7 @@ class _Item(pydantic.BaseModel):
 def test_anything_but_plain_json_goes_the_clients_way(odd: object) -> None:
     assert plain_body({**RESPONSES_BODY, "input": [odd]}) is None
     assert plain_body("not a dict") is None
+    assert plain_body({**RESPONSES_BODY, "metadata": {"when": datetime.date(2026, 11, 30)}}) is None
 
 
 class _Renamed(TypedDict, total=False):

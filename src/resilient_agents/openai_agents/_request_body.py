@@ -9,8 +9,9 @@ typed dicts, and the walk tries each one: for a conversation of 200 items (our d
 For these two endpoints no field anywhere in the request's types is renamed or formatted (checked once per
 process by walking the types; a future openai release that adds one turns this off by itself). Then, for a
 body made of plain JSON values only (dicts, lists, strings, numbers, booleans, ``None``), after dropping the
-top-level omitted arguments, the transform returns an equal body; anything else (a pydantic model, a tuple, an
-omitted value deeper down) goes through the client's own transform. So the bytes sent are the same; the client
+top-level omitted arguments and dumping top-level pydantic models as the transform does, the transform
+returns an equal body; anything else (a pydantic model deeper down, a tuple, an omitted value deeper down)
+goes through the client's own transform. So the bytes sent are the same; the client
 still builds, authenticates, sends and parses the request.
 
 Only calls made inside :func:`plain_requests` (our durable model calls) take the short way; every other use of
@@ -26,6 +27,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
+import pydantic
 from openai import NotGiven, Omit
 from typing_extensions import is_typeddict
 
@@ -94,11 +96,22 @@ def _skipping(original: Transform, request_types: frozenset[object]) -> Transfor
 
 
 def plain_body(data: object) -> dict[str, Any] | None:
-    """``data`` without its omitted top-level arguments when everything else is plain JSON; else ``None``."""
+    """``data`` as the client's transform would send it when that is plain JSON; else ``None``.
+
+    Top-level arguments that are omitted are dropped, and pydantic models there (the SDK passes
+    ``ModelSettings.reasoning`` as a ``Reasoning``) are dumped as the transform dumps them; everything else
+    must already be plain JSON.
+    """
     if not isinstance(data, dict):
         return None
-    body = {key: value for key, value in data.items() if not isinstance(value, NotGiven | Omit)}
+    body = {key: _dumped(value) for key, value in data.items() if not isinstance(value, NotGiven | Omit)}
     return body if _is_plain_json(list(body.values())) else None
+
+
+def _dumped(value: object) -> object:
+    if isinstance(value, pydantic.BaseModel):
+        return value.model_dump(mode="json", exclude=getattr(value, "__api_exclude__", None), exclude_unset=True)
+    return value
 
 
 def _is_plain_json(values: list[Any]) -> bool:
