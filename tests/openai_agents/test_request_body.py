@@ -157,6 +157,14 @@ def test_the_type_check_finds_renames_and_formats_at_any_depth() -> None:
     assert renames_or_formats(beta_params.ResponseCreateParams)
 
 
+def test_types_the_check_cannot_read_keep_the_clients_transform() -> None:
+    class Unresolvable(TypedDict, total=False):
+        field: NoSuchType  # type: ignore[name-defined]  # noqa: F821 - unresolvable on purpose.
+
+    assert not _request_body._checked_free_of_renames(frozenset({Unresolvable}))
+    assert _request_body._checked_free_of_renames(frozenset({responses_params.ResponseCreateParamsNonStreaming}))
+
+
 def test_only_calls_inside_plain_requests_take_the_short_way() -> None:
     _request_body.install()
     wrapped = responses_module.async_maybe_transform

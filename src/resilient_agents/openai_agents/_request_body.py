@@ -78,10 +78,18 @@ def install() -> None:
         except (ImportError, AttributeError):
             continue  # Another openai release: its transform runs as it is.
         original = getattr(module, "async_maybe_transform", None)
-        if original is None or any(renames_or_formats(t) for t in request_types):
+        if original is None or not _checked_free_of_renames(request_types):
             logger.debug("the request transform of %s stays on", module_name)
             continue
         module.async_maybe_transform = _skipping(original, request_types)
+
+
+def _checked_free_of_renames(request_types: frozenset[object]) -> bool:
+    try:
+        return not any(renames_or_formats(t) for t in request_types)
+    except Exception:  # Types this check cannot read (another openai release): keep the client's transform.
+        logger.debug("cannot check the request types %s", request_types, exc_info=True)
+        return False
 
 
 def _skipping(original: Transform, request_types: frozenset[object]) -> Transform:
