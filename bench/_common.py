@@ -31,6 +31,15 @@ def weather_report(city: str) -> str:
     return json.dumps({"city": city, "temperature_c": 22, "conditions": "sunny"})
 
 
+async def get_weather(city: str) -> str:
+    """Get the current weather for a city.
+
+    Args:
+        city: The city name.
+    """
+    return weather_report(city)
+
+
 class WeatherTurnResponder:
     """A stateless model for one agent turn: call ``get_weather`` first, then answer from the tool's output.
 

@@ -76,7 +76,23 @@ _REQUEST_TIMEOUT = 600.0
 """Seconds one message may take before it counts as an error."""
 
 
-class ModelProcess:
+class _Child:
+    """A helper process of the bench that reads commands on its standard input and stops when it closes."""
+
+    process: subprocess.Popen[str]
+
+    def stop(self) -> None:
+        """Close its input (it stops) and reap it."""
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class ModelProcess(_Child):
     """The delayed model server (``bench/apps/scale_model.py``) in a child process: its CPU is its own.
 
     Args:
@@ -107,18 +123,8 @@ class ModelProcess:
         if self.process.stdout.readline().strip() != "ok":
             raise BenchError("the model server did not take the new delay")
 
-    def stop(self) -> None:
-        """Close its input (it stops) and reap it."""
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
-
-class PlainSdkProcess:
+class PlainSdkProcess(_Child):
     """``agents.Runner.run`` without Restate (``bench/apps/scale_plain_sdk.py``) in a child process of its own."""
 
     def __init__(self, env: dict[str, str]) -> None:
@@ -144,16 +150,6 @@ class PlainSdkProcess:
         if "seconds" not in answer:
             raise BenchError(f"the plain Agents SDK process failed: {answer or 'it exited'}")
         return answer["latencies_ms"], answer["errors"], answer["first_error"], answer["seconds"]
-
-    def stop(self) -> None:
-        """Close its input (it stops) and reap it."""
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 # -- CPU and memory of processes ---------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import os
 import restate
 from agents import Agent
 
-from bench._common import AGENT_NAME, INSTRUCTIONS, MODEL_NAME, weather_report
+from bench._common import AGENT_NAME, INSTRUCTIONS, MODEL_NAME, get_weather
 from bench.apps._shared import scripted_client, scripted_run_config
 from resilient_agents.loop import LoopAgent, LoopModelSettings, OpenAIResponsesClient, loop_session_object, loop_tool
 from resilient_agents.openai_agents import durable_app, durable_tool, session_object
@@ -31,19 +31,12 @@ from resilient_agents.openai_agents import durable_app, durable_tool, session_ob
 # -- the Agents SDK path ---------------------------------------------------------------------------------------
 
 
-@durable_tool
-async def get_weather(city: str) -> str:
-    """Get the current weather for a city.
-
-    Args:
-        city: The city name.
-    """
-    return weather_report(city)
+get_weather_tool = durable_tool(get_weather)
 
 
 _run_config = scripted_run_config()
 _sdk_session = session_object(
-    Agent(name=AGENT_NAME, instructions=INSTRUCTIONS, tools=[get_weather]),
+    Agent(name=AGENT_NAME, instructions=INSTRUCTIONS, tools=[get_weather_tool]),
     name="SdkSession",
     run_config=lambda: _run_config,
 )
@@ -51,14 +44,7 @@ _sdk_session = session_object(
 # -- the native loop -------------------------------------------------------------------------------------------
 
 
-@loop_tool(name="get_weather")
-async def get_weather_loop(city: str) -> str:
-    """Get the current weather for a city.
-
-    Args:
-        city: The city name.
-    """
-    return weather_report(city)
+get_weather_loop = loop_tool(name="get_weather")(get_weather)
 
 
 _loop_session = loop_session_object(

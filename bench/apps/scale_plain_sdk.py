@@ -21,23 +21,12 @@ from typing import Any
 
 from agents import Agent, Runner, function_tool
 
-from bench._common import AGENT_NAME, INSTRUCTIONS, QUESTION, weather_report
+from bench._common import AGENT_NAME, INSTRUCTIONS, QUESTION, get_weather
 from bench.apps._shared import scripted_run_config
 from resilient_agents.openai_agents._request_body import install as install_plain_requests
 from resilient_agents.openai_agents._request_body import plain_requests
 
-
-@function_tool
-async def get_weather(city: str) -> str:
-    """Get the current weather for a city.
-
-    Args:
-        city: The city name.
-    """
-    return weather_report(city)
-
-
-AGENT = Agent(name=AGENT_NAME, instructions=INSTRUCTIONS, tools=[get_weather])
+AGENT = Agent(name=AGENT_NAME, instructions=INSTRUCTIONS, tools=[function_tool(get_weather)])
 
 
 async def run(turns: int, in_flight: int, run_config: Any) -> dict[str, Any]:

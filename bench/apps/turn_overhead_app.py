@@ -21,24 +21,14 @@ from __future__ import annotations
 from agents import Agent
 from restate.ext import openai as restate_openai
 
-from bench._common import AGENT_NAME, INSTRUCTIONS, weather_report
+from bench._common import AGENT_NAME, INSTRUCTIONS, get_weather, weather_report
 from bench.apps._shared import ext_runner_service, ours_service
 from resilient_agents.openai_agents import durable_app, durable_tool
 
 # -- Ours ------------------------------------------------------------------------------------------------------
 
 
-@durable_tool
-async def get_weather(city: str) -> str:
-    """Get the current weather for a city.
-
-    Args:
-        city: The city name.
-    """
-    return weather_report(city)
-
-
-_ours_agent = Agent(name=AGENT_NAME, instructions=INSTRUCTIONS, tools=[get_weather])
+_ours_agent = Agent(name=AGENT_NAME, instructions=INSTRUCTIONS, tools=[durable_tool(get_weather)])
 
 
 # -- Restate's integration -------------------------------------------------------------------------------------
