@@ -21,7 +21,6 @@ import importlib
 import importlib.util
 import json
 import os
-import socket
 import tomllib
 import urllib.parse
 from pathlib import Path
@@ -224,17 +223,18 @@ def read_up_state(data_dir: Path) -> dict[str, Any]:
     return found
 
 
-def _accepts_connections(url: object, timeout: float = 0.5) -> bool:
+def _accepts_connections(url: object) -> bool:
     """Whether something listens at the host and port of ``url`` (a TCP connect, nothing sent)."""
+    from resilient_agents.engine.ports import port_accepts  # Only with a cluster: the CLI starts without the engine.
+
     if not isinstance(url, str):
         return False
     parsed = urllib.parse.urlsplit(url)
     try:
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
-        with socket.create_connection((parsed.hostname or "127.0.0.1", port), timeout=timeout):
-            return True
-    except (OSError, ValueError):
+    except ValueError:
         return False
+    return port_accepts(parsed.hostname or "127.0.0.1", port)
 
 
 def load_demo_rules(app: AppConfig) -> list[Any]:
